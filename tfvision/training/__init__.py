@@ -1,0 +1,22 @@
+"""What every tfvision training run uses: callbacks, checkpoints, sweeps, set-up."""
+
+from tfvision.training.callbacks import training_callbacks
+from tfvision.training.checkpoints import (
+    CheckpointCallback,
+    load_checkpoint,
+    read_checkpoint_state,
+    save_checkpoint,
+)
+from tfvision.training.lr_sweep import SweepResult, learning_rate_sweep
+from tfvision.training.setup import configure_run
+
+__all__ = [
+    "CheckpointCallback",
+    "SweepResult",
+    "configure_run",
+    "learning_rate_sweep",
+    "load_checkpoint",
+    "read_checkpoint_state",
+    "save_checkpoint",
+    "training_callbacks",
+]

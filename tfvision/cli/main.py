@@ -1,0 +1,44 @@
+"""`tfvision` command: parses arguments and hands them to the library."""
+
+import argparse
+import os
+import sys
+
+from tfvision.cli import classifier, data, export
+
+# Each module adds its sub-commands to the parser.
+COMMAND_GROUPS = (data, classifier, export)
+
+# What a user can get wrong (a path, a file, an argument value): one line, no
+# traceback. Anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, RuntimeError, OSError)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="tfvision",
+        description="Train, evaluate, export and query tfvision models.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in COMMAND_GROUPS:
+        group.add_commands(commands)
+    return parser
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.run(args)
+    except USER_ERRORS as error:
+        print(f"tfvision: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tfvision: interrupted", file=sys.stderr)
+        return 130
+    return result or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""Options every training command shares."""
+
+
+def add_run_options(parser):
+    parser.add_argument("--seed", type=int, help="seed Python, NumPy, TensorFlow and tf.data")
+    parser.add_argument(
+        "--mixed-precision",
+        choices=("off", "float16", "bfloat16"),
+        default="off",
+        help="Keras mixed-precision policy (default off)",
+    )
+    parser.add_argument("--gpu", action="store_true", help="train on the GPU (fail if none)")

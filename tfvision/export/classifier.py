@@ -1,0 +1,110 @@
+"""Exports an ImageClassifier as a TF Serving-ready SavedModel."""
+
+import os
+
+import keras
+import tensorflow as tf
+
+from tfvision.data.transforms import resize_short_side_and_center_crop
+from tfvision.training.checkpoints import load_checkpoint
+
+
+def version_dir(root, name, version):
+    """`root/name/version`, TF Serving's layout; refuses to overwrite a version."""
+    if int(version) < 1:
+        raise ValueError(f"`version` must be a positive integer. Received: version={version}")
+    path = os.path.join(root, name, str(int(version)))
+    if os.path.exists(path) and os.listdir(path):
+        raise FileExistsError(
+            f"{path} already holds a model; TF Serving versions are immutable, "
+            "so export a new --version."
+        )
+    return path
+
+
+def export_classifier(model, root, name, version, top_k=5, class_names=None):
+    """Writes `root/name/version/` with pre- and post-processing in the graph.
+
+    Signatures:
+    - `serving_default(image_bytes: string [N])`: encoded JPEG / PNG / GIF /
+      BMP / WebP images (`{"b64": ...}` over REST; the `_bytes` suffix tells TF
+      Serving to decode base64). Each image is decoded to RGB, its short side
+      resized to `image_size · 256/224` and centre-cropped, as in evaluation.
+    - `predict_images(images: float32 [N, H, W, 3])`: RGB pixels in 0..255,
+      resized and centre-cropped the same way.
+
+    Both return `probabilities [N, C]`, `scores [N, K]`, `class_ids [N, K]`
+    and `classes [N, K]` (names, strings), highest score first. The SavedModel
+    loads with `tf.saved_model.load` in a process without tfvision or Keras.
+
+    Args:
+        model: an `ImageClassifier`.
+        root: str. The model root (for example `saved_models`).
+        name: str. Model name.
+        version: int. Version number, >= 1.
+        top_k: int. Classes returned per image. Defaults to `5`.
+        class_names: list of str. Names to return; defaults to the model's.
+
+    Returns:
+        The path written.
+    """
+    path = version_dir(root, name, version)
+    names = list(class_names or model.class_names)
+    if len(names) != len(model.class_names):
+        raise ValueError(
+            f"{len(names)} class names for a model with {len(model.class_names)} classes."
+        )
+    size = model.image_size
+    k = max(1, min(int(top_k), len(names)))
+    name_table = tf.constant(names)
+
+    def postprocess(images):
+        probabilities = tf.cast(model(images, training=False), tf.float32)
+        scores, class_ids = tf.math.top_k(probabilities, k=k)
+        return {
+            "probabilities": probabilities,
+            "scores": scores,
+            "class_ids": class_ids,
+            "classes": tf.gather(name_table, class_ids),
+        }
+
+    def decode(image_bytes):
+        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+        image.set_shape([None, None, 3])
+        return resize_short_side_and_center_crop(tf.cast(image, tf.float32), size)
+
+    def crop(image):
+        return resize_short_side_and_center_crop(image, size)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_bytes(image_bytes):
+        images = tf.map_fn(
+            decode, image_bytes, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32)
+        )
+        return postprocess(images)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
+    def serve_images(images):
+        images = tf.map_fn(
+            crop, images, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32)
+        )
+        return postprocess(images)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", serve_bytes)
+    archive.add_endpoint("predict_images", serve_images)
+    archive.write_out(path, verbose=False)
+    return path
+
+
+def export_classifier_checkpoint(checkpoint, root, name, version, top_k=5, category_names=None):
+    """Loads a `.keras` checkpoint and exports it (see `export_classifier`)."""
+    model, _ = load_checkpoint(checkpoint, compile=False)
+    class_names = None
+    if category_names:
+        from tfvision.models.classifier.recipe import load_category_names
+
+        mapping = load_category_names(category_names)
+        class_names = [mapping.get(name, name) for name in model.class_names]
+    return export_classifier(model, root, name, version, top_k=top_k, class_names=class_names)

@@ -1,0 +1,81 @@
+"""The callbacks every tfvision training run uses."""
+
+import os
+
+import keras
+
+from tfvision.training.checkpoints import CheckpointCallback
+from tfvision.visualization.training_curves import plot_training_curves
+
+
+class TrainingCurvesCallback(keras.callbacks.Callback):
+    """Redraws the training curves PNG from the CSV history after each epoch."""
+
+    def __init__(self, csv_path, png_path):
+        super().__init__()
+        self.csv_path = csv_path
+        self.png_path = png_path
+
+    def on_epoch_end(self, epoch, logs=None):
+        if os.path.isfile(self.csv_path):
+            plot_training_curves(self.csv_path, self.png_path)
+
+
+def training_callbacks(
+    save_dir,
+    monitor="val_accuracy",
+    mode="max",
+    early_stopping_patience=5,
+    reduce_lr_patience=2,
+    tensorboard=True,
+):
+    """Checkpoints, resume, early stopping, LR on plateau, logs and plots.
+
+    Everything is written under `save_dir`: `best.keras` and `last.keras`
+    (see `save_checkpoint`), `backup/` (Keras `BackupAndRestore`: a killed run
+    started again resumes from its last completed epoch), `logs/`
+    (TensorBoard), `history.csv` (appended across resumed runs) and
+    `training_curves.png`.
+
+    Args:
+        save_dir: str. Output folder; created if missing.
+        monitor: str. Metric for the best checkpoint, early stopping and the
+            learning-rate schedule. Defaults to `"val_accuracy"`.
+        mode: `"max"` or `"min"`, the better direction of `monitor`.
+            Defaults to `"max"`.
+        early_stopping_patience: int or None. Epochs without improvement
+            before stopping; `None` disables it. Defaults to `5`.
+        reduce_lr_patience: int or None. Epochs without improvement before
+            the learning rate is divided by 5; `None` disables it.
+            Defaults to `2`.
+        tensorboard: bool. Write TensorBoard logs. Defaults to `True`.
+
+    Returns:
+        A list of `keras.callbacks.Callback`.
+    """
+    os.makedirs(save_dir, exist_ok=True)
+    csv_path = os.path.join(save_dir, "history.csv")
+    callbacks = [
+        keras.callbacks.BackupAndRestore(os.path.join(save_dir, "backup")),
+        CheckpointCallback(save_dir, monitor=monitor, mode=mode),
+        keras.callbacks.CSVLogger(csv_path, append=True),
+        TrainingCurvesCallback(csv_path, os.path.join(save_dir, "training_curves.png")),
+    ]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(save_dir, "logs")))
+    if early_stopping_patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                mode=mode,
+                patience=early_stopping_patience,
+                restore_best_weights=False,
+            )
+        )
+    if reduce_lr_patience is not None:
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, mode=mode, factor=0.2, patience=reduce_lr_patience
+            )
+        )
+    return callbacks

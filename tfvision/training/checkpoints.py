@@ -1,0 +1,103 @@
+"""`.keras` checkpoints that also carry the training state, written atomically."""
+
+import json
+import os
+import zipfile
+
+import keras
+
+# The entry tfvision adds to the `.keras` zip; Keras ignores entries it does
+# not know, so the file stays a plain Keras model file.
+STATE_ENTRY = "tfvision_state.json"
+
+
+def save_checkpoint(model, path, epoch, logs=None):
+    """Saves `model` (weights, config, optimizer state) and its training state.
+
+    The file is written beside `path` and renamed over it, so a job killed
+    while saving never leaves a broken checkpoint behind.
+
+    Args:
+        model: a `keras.Model`.
+        path: str. Destination, ending in `.keras`.
+        epoch: int. Number of completed epochs.
+        logs: dict. The epoch's metrics. Defaults to `None`.
+    """
+    if not str(path).endswith(".keras"):
+        raise ValueError(f"A checkpoint path must end in .keras. Received: path={path}")
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.partial.keras")
+    model.save(temporary)
+    state = {
+        "epoch": int(epoch),
+        "logs": {key: float(value) for key, value in (logs or {}).items()},
+        "class_names": list(getattr(model, "class_names", []) or []),
+    }
+    with zipfile.ZipFile(temporary, "a") as archive:
+        archive.writestr(STATE_ENTRY, json.dumps(state, indent=2))
+    os.replace(temporary, path)
+
+
+def read_checkpoint_state(path):
+    """The training state stored in a checkpoint: epoch, logs, class names."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if STATE_ENTRY not in archive.namelist():
+                return {"epoch": None, "logs": {}, "class_names": []}
+            return json.loads(archive.read(STATE_ENTRY))
+    except (OSError, zipfile.BadZipFile, ValueError) as error:
+        raise ValueError(f"{path} is not a readable .keras checkpoint ({error}).") from error
+
+
+def load_checkpoint(path, compile=True):
+    """Rebuilds a model from a checkpoint, ready to keep training or predict.
+
+    Loading is `keras.saving.load_model(..., safe_mode=True)`: a checkpoint
+    that would run arbitrary code (a `Lambda` layer) is refused.
+
+    Args:
+        path: str. A `.keras` file written by `save_checkpoint` or `model.save`.
+        compile: bool. Restore the optimizer state. Defaults to `True`.
+
+    Returns:
+        `(model, state)` with `state` as `read_checkpoint_state` returns it.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No checkpoint at {path}.")
+    state = read_checkpoint_state(path)
+    model = keras.saving.load_model(path, compile=compile, safe_mode=True)
+    return model, state
+
+
+class CheckpointCallback(keras.callbacks.Callback):
+    """Saves `last.keras` every epoch and `best.keras` when `monitor` improves.
+
+    Args:
+        save_dir: str. Folder for the checkpoints.
+        monitor: str. Metric that decides the best epoch. Defaults to
+            `"val_accuracy"`.
+        mode: `"max"` or `"min"`. Defaults to `"max"`.
+    """
+
+    def __init__(self, save_dir, monitor="val_accuracy", mode="max"):
+        super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f"`mode` must be 'max' or 'min'. Received: mode={mode!r}")
+        self.save_dir = save_dir
+        self.monitor = monitor
+        self.mode = mode
+        self.best = None
+        best = os.path.join(save_dir, "best.keras")
+        if os.path.isfile(best):  # A resumed run keeps the best so far.
+            self.best = read_checkpoint_state(best)["logs"].get(monitor)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        save_checkpoint(self.model, os.path.join(self.save_dir, "last.keras"), epoch + 1, logs)
+        value = logs.get(self.monitor)
+        if value is None:
+            return
+        if self.best is None or (value > self.best if self.mode == "max" else value < self.best):
+            self.best = float(value)
+            save_checkpoint(self.model, os.path.join(self.save_dir, "best.keras"), epoch + 1, logs)
