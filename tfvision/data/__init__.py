@@ -1,0 +1,41 @@
+"""tf.data input pipelines and the built-in synthetic shapes dataset.
+
+Classification sources return `LabeledImages` (batched float32 images in 0..255;
+the model normalises):
+
+- `image_folder(data_dir, split, ...)`: `data_dir/<split>/<class>/*.jpg`.
+- `tfds_images(name, split, ...)`: a TensorFlow Datasets classification dataset.
+- `synthetic_images(num_images, split, ...)`: the built-in shapes, in memory.
+
+The shapes themselves: `generate_shapes` (arrays with boxes, labels, class label,
+multi-hot) and `write_image_folder` (an image-folder copy on disk).
+"""
+
+from tfvision.data.category_names import display_names_for, load_category_names
+from tfvision.data.classification_pipeline import classification_batches
+from tfvision.data.image_decoding import (
+    IMAGE_EXTENSIONS,
+    decode_image,
+    find_unreadable_images,
+    image_file_error,
+)
+from tfvision.data.image_folder_dataset import SkippedImagesWarning, image_folder, list_image_folder
+from tfvision.data.labeled_images import LabeledImages
+from tfvision.data.shape_drawing import SHAPE_CLASSES
+from tfvision.data.synthetic import (
+    generate_shapes,
+    iterate_scenes,
+    render_scene,
+    split_seed,
+    write_image_folder,
+)
+from tfvision.data.synthetic_dataset import SHAPES_CROP_SCALE, synthetic_images
+from tfvision.data.tfds_dataset import tfds_images
+from tfvision.data.transforms import (
+    random_crop_window,
+    random_resized_crop,
+    random_rotation,
+    resize_short_side_and_center_crop,
+    rotate,
+    training_transform,
+)
