@@ -9,7 +9,7 @@ STAMP := $(VENV)/.tfvision-installed
 # Demo settings (the built-in synthetic dataset; no download needed).
 DEMO_DATA := data/shapes
 DEMO_RUN := runs/classifier
-DEMO_EPOCHS ?= 8
+DEMO_EPOCHS ?= 5
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
@@ -23,9 +23,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/tfvision data synthetic $(DEMO_DATA) --train 1500 --valid 300 --test 300 --image-size 96
+	rm -rf $(DEMO_RUN) saved_models/shapes_classifier
+	$(BIN)/tfvision data synthetic $(DEMO_DATA) --train 1500 --valid 300 --test 300 \
+	    --image-size 96 --overwrite
 	$(BIN)/tfvision classifier train $(DEMO_DATA) --save-dir $(DEMO_RUN) --arch mobilenet_v2 \
-	    --alpha 0.35 --weights none --train-backbone --image-size 96 --hidden-units 128 \
+	    --alpha 0.35 --weights shapes --image-size 64 --crop-scale 0.35 1.0 --hidden-units 128 \
 	    --learning-rate 0.002 --epochs $(DEMO_EPOCHS) --seed 0
 	$(BIN)/tfvision classifier evaluate $(DEMO_DATA) $(DEMO_RUN)/best.keras --split test
 	$(BIN)/tfvision export $(DEMO_RUN)/best.keras --name shapes_classifier --version 1 --out saved_models

@@ -62,6 +62,14 @@ def _add_train(sub):
     train.add_argument(
         "--patience", type=int, default=5, help="early-stopping patience in epochs (default 5)"
     )
+    train.add_argument(
+        "--crop-scale",
+        type=float,
+        nargs=2,
+        default=[0.08, 1.0],
+        metavar=("MIN", "MAX"),
+        help="area fraction range of the random resized crop (default 0.08 1.0)",
+    )
     train.add_argument("--strict", action="store_true", help="fail on the first unreadable image")
     add_run_options(train)
     train.set_defaults(run=run_train)
@@ -115,6 +123,7 @@ def run_train(args):
         fine_tune_layers=args.fine_tune_layers,
         fine_tune_epochs=args.fine_tune_epochs,
         early_stopping_patience=args.patience,
+        crop_scale=args.crop_scale,
         seed=args.seed,
         strict=args.strict,
         mixed_precision=args.mixed_precision,

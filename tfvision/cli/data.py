@@ -16,6 +16,9 @@ def add_commands(commands):
     synthetic.add_argument("--test", type=int, default=200, help="test images (default 200)")
     synthetic.add_argument("--image-size", type=int, default=96, help="side in pixels (default 96)")
     synthetic.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    synthetic.add_argument(
+        "--overwrite", action="store_true", help="replace split folders that already hold files"
+    )
     synthetic.set_defaults(run=run_synthetic)
 
 
@@ -23,5 +26,6 @@ def run_synthetic(args):
     from tfvision.data import write_image_folder
 
     counts = {"train": args.train, "valid": args.valid, "test": args.test}
-    write_image_folder(args.out, counts=counts, image_size=args.image_size, seed=args.seed)
+    write_image_folder(args.out, counts=counts, image_size=args.image_size, seed=args.seed,
+                       overwrite=args.overwrite)
     print(f"Wrote {sum(counts.values())} images ({counts}) to {args.out}")

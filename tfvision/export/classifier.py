@@ -5,6 +5,7 @@ import os
 import keras
 import tensorflow as tf
 
+from tfvision.data.category_names import display_names_for
 from tfvision.data.transforms import resize_short_side_and_center_crop
 from tfvision.training.checkpoints import load_checkpoint
 
@@ -101,10 +102,5 @@ def export_classifier(model, root, name, version, top_k=5, class_names=None):
 def export_classifier_checkpoint(checkpoint, root, name, version, top_k=5, category_names=None):
     """Loads a `.keras` checkpoint and exports it (see `export_classifier`)."""
     model, _ = load_checkpoint(checkpoint, compile=False)
-    class_names = None
-    if category_names:
-        from tfvision.models.classifier.recipe import load_category_names
-
-        mapping = load_category_names(category_names)
-        class_names = [mapping.get(name, name) for name in model.class_names]
+    class_names = display_names_for(model.class_names, category_names) if category_names else None
     return export_classifier(model, root, name, version, top_k=top_k, class_names=class_names)

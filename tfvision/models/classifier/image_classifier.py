@@ -146,15 +146,11 @@ class ImageClassifier(keras.Model):
         """
         self.freeze_backbone = bool(freeze_backbone)
         self.trainable_backbone_layers = int(trainable_layers) if freeze_backbone else 0
-        self.backbone.trainable = True
-        if not freeze_backbone:
-            return
         layers = [layer for layer in self.backbone.layers if layer.weights]
-        keep = layers[len(layers) - self.trainable_backbone_layers :] if trainable_layers else []
-        for layer in layers:
-            layer.trainable = layer in keep
-        if not keep:
-            self.backbone.trainable = False
+        first_trainable = len(layers) - self.trainable_backbone_layers if freeze_backbone else 0
+        self.backbone.trainable = first_trainable < len(layers)
+        for i, layer in enumerate(layers):
+            layer.trainable = i >= first_trainable
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", learning_rate=1e-3, **kwargs):
         """Compiles with defaults that fit the task.
@@ -184,6 +180,13 @@ class ImageClassifier(keras.Model):
                 else keras.metrics.SparseCategoricalAccuracy(name="accuracy")
             ]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def compile_from_config(self, config):
+        # `compile` is overridden only to fill in defaults; a saved compile
+        # config holds the resolved optimizer, loss and metrics.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def predict_top_k(self, images, k=5, batch_size=32):
         """The `k` most probable classes, highest first.

@@ -5,12 +5,12 @@ only parses arguments. Each takes plain values, so a notebook can call them
 too.
 """
 
-import json
 import os
 
 import keras
 import numpy as np
 
+from tfvision.data.category_names import display_names_for
 from tfvision.models.classifier.image_classifier import ImageClassifier
 from tfvision.training.callbacks import training_callbacks
 from tfvision.training.checkpoints import load_checkpoint, read_checkpoint_state
@@ -18,7 +18,8 @@ from tfvision.training.lr_sweep import learning_rate_sweep
 from tfvision.training.setup import configure_run
 
 
-def load_split(data, split, image_size, batch_size, training=None, seed=None, strict=False):
+def load_split(data, split, image_size, batch_size, training=None, seed=None, strict=False,
+               crop_scale=(0.08, 1.0)):
     """Loads one split of `data`: an image folder, or `tfds:NAME`.
 
     Returns:
@@ -26,15 +27,11 @@ def load_split(data, split, image_size, batch_size, training=None, seed=None, st
     """
     from tfvision import data as tfv_data
 
+    options = dict(split=split, image_size=image_size, batch_size=batch_size,
+                   training=training, seed=seed, crop_scale=tuple(crop_scale))
     if data.startswith("tfds:"):
-        return tfv_data.tfds_images(
-            data[len("tfds:") :], split=split, image_size=image_size,
-            batch_size=batch_size, training=training, seed=seed,
-        )
-    return tfv_data.image_folder(
-        data, split=split, image_size=image_size, batch_size=batch_size,
-        training=training, seed=seed, strict=strict,
-    )
+        return tfv_data.tfds_images(data[len("tfds:") :], **options)
+    return tfv_data.image_folder(data, strict=strict, **options)
 
 
 def train_classifier(
@@ -55,6 +52,7 @@ def train_classifier(
     fine_tune_epochs=0,
     fine_tune_learning_rate_factor=0.1,
     early_stopping_patience=5,
+    crop_scale=(0.08, 1.0),
     seed=None,
     strict=False,
     mixed_precision="off",
@@ -79,7 +77,8 @@ def train_classifier(
         `save_dir/best.keras`) and `{metric: [values]}` of this call.
     """
     configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu)
-    train = load_split(data, "train", image_size, batch_size, training=True, seed=seed, strict=strict)
+    train = load_split(data, "train", image_size, batch_size, training=True, seed=seed,
+                       strict=strict, crop_scale=crop_scale)
     valid = load_split(data, "valid", image_size, batch_size, training=False, strict=strict)
     if valid.class_names != train.class_names:
         raise ValueError(
@@ -164,18 +163,6 @@ def evaluate_classifier(data, checkpoint, split="test", batch_size=32, strict=Fa
     }
 
 
-def load_category_names(path):
-    """Reads a category-names JSON (`{"class id": "display name"}`)."""
-    try:
-        with open(path) as handle:
-            names = json.load(handle)
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"Could not read category names from {path}: {error}") from error
-    if not isinstance(names, dict):
-        raise ValueError(f"{path} must hold a JSON object of id -> name.")
-    return {str(key): str(value) for key, value in names.items()}
-
-
 def predict_image(image_path, checkpoint, top_k=5, category_names=None, plot=None):
     """Top-K classes of one image file, with display names and an optional plot.
 
@@ -187,8 +174,7 @@ def predict_image(image_path, checkpoint, top_k=5, category_names=None, plot=Non
     model, _ = load_checkpoint(checkpoint, compile=False)
     scores, names = model.predict_top_k(image_path, k=top_k)
     if category_names:
-        mapping = load_category_names(category_names)
-        names = [mapping.get(name, name) for name in names]
+        names = display_names_for(names, category_names)
     if plot:
         from tfvision.visualization.prediction import plot_top_k
 

@@ -1,0 +1,116 @@
+"""The `tfvision` command end to end on a generated image folder."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from tfvision.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("cli") / "shapes")
+    assert main(["data", "synthetic", root, "--train", "60", "--valid", "20", "--test", "20",
+                 "--image-size", "48", "--seed", "3"]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def checkpoint(folder, tmp_path_factory):
+    save_dir = str(tmp_path_factory.mktemp("run"))
+    code = main([
+        "classifier", "train", folder, "--save-dir", save_dir, "--arch", "mobilenet_v2",
+        "--alpha", "0.35", "--weights", "none", "--train-backbone", "--image-size", "48",
+        "--hidden-units", "16", "--epochs", "2", "--batch-size", "16", "--seed", "0",
+        "--learning-rate", "0.001", "0.01", "--sweep-epochs", "1",
+    ])
+    assert code == 0
+    return save_dir
+
+
+def test_train_writes_checkpoints_logs_and_plots(checkpoint, capsys):
+    names = set(os.listdir(checkpoint))
+    assert {"best.keras", "last.keras", "history.csv", "training_curves.png", "logs"} <= names
+    with open(os.path.join(checkpoint, "history.csv")) as handle:
+        assert len(handle.read().strip().splitlines()) == 3  # header + 2 epochs
+
+
+def test_evaluate_prints_loss_and_accuracy(folder, checkpoint, capsys):
+    assert main(["classifier", "evaluate", folder, os.path.join(checkpoint, "best.keras")]) == 0
+    out = capsys.readouterr().out
+    assert "test: loss" in out and "accuracy" in out and "(20 images)" in out
+
+
+def test_predict_prints_top_k_table_and_plot(folder, checkpoint, capsys, tmp_path):
+    image = os.path.join(folder, "test", sorted(os.listdir(os.path.join(folder, "test")))[0])
+    image = os.path.join(image, sorted(os.listdir(image))[0])
+    names = tmp_path / "names.json"
+    classes = sorted(os.listdir(os.path.join(folder, "train")))
+    names.write_text(json.dumps({c: f"the {c}" for c in classes}))
+    plot = tmp_path / "plot.png"
+    assert main(["classifier", "predict", image, os.path.join(checkpoint, "best.keras"),
+                 "--top-k", "3", "--category-names", str(names), "--plot", str(plot)]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows[0].split() == ["rank", "class", "probability"]
+    table = [row.split("  ") for row in rows[1:4]]
+    probabilities = [float(row.split()[-1]) for row in rows[1:4]]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert all(row[1].strip().startswith("the ") for row in [r for r in table])
+    with Image.open(plot) as figure:
+        assert figure.format == "PNG"
+
+
+def test_export_writes_a_saved_model(checkpoint, tmp_path, capsys):
+    out = str(tmp_path / "saved_models")
+    assert main(["export", os.path.join(checkpoint, "best.keras"), "--name", "shapes",
+                 "--version", "2", "--out", out]) == 0
+    assert os.path.isfile(os.path.join(out, "shapes", "2", "saved_model.pb"))
+    # A version is never overwritten.
+    assert main(["export", os.path.join(checkpoint, "best.keras"), "--name", "shapes",
+                 "--version", "2", "--out", out]) == 2
+    assert "already holds a model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["classifier", "train", "/nonexistent/dir", "--save-dir", "x"], "/nonexistent/dir"),
+        (["classifier", "predict", "missing.jpg", "missing.keras"], "missing.keras"),
+        (["classifier", "evaluate", "/nonexistent/dir", "missing.keras"], "missing.keras"),
+    ],
+)
+def test_user_errors_are_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tfvision: error:") and message in err
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_empty_class_folder_and_bad_checkpoint(folder, tmp_path, capsys):
+    data = tmp_path / "data"
+    for split in ("train", "valid"):
+        (data / split / "a").mkdir(parents=True)
+        (data / split / "b").mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(data / split / "a" / "x.png")
+    assert main(["classifier", "train", str(data), "--save-dir", str(tmp_path / "r"),
+                 "--weights", "none"]) == 2
+    assert "b" in capsys.readouterr().err
+    bad = tmp_path / "bad.keras"
+    bad.write_text("garbage")
+    image = tmp_path / "i.png"
+    Image.new("RGB", (8, 8)).save(image)
+    assert main(["classifier", "predict", str(image), str(bad)]) == 2
+    assert "bad.keras" in capsys.readouterr().err
+
+
+def test_console_script_runs():
+    result = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "tfvision"), "--help"],
+        capture_output=True, text=True, check=True,
+    )
+    for command in ("classifier", "export", "data"):
+        assert command in result.stdout

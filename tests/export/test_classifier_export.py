@@ -1,0 +1,101 @@
+"""Export, then load in a clean process that never imports tfvision or keras."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfvision.data.images import load_images_for_model
+from tfvision.export.classifier import export_classifier
+from tfvision.models.classifier import ImageClassifier
+
+CLEAN_PROCESS = textwrap.dedent(
+    """
+    import json, sys
+    # Importing either of these now raises ImportError: the SavedModel must not need them.
+    sys.modules["keras"] = None
+    sys.modules["tfvision"] = None
+    import numpy as np
+    import tensorflow as tf
+
+    path, *images = sys.argv[1:]
+    loaded = tf.saved_model.load(path)
+    serve = loaded.signatures["serving_default"]
+    encoded = tf.constant([open(p, "rb").read() for p in images])
+    out = serve(image_bytes=encoded)
+    pixels = np.stack([
+        tf.io.decode_image(tf.io.read_file(p), channels=3).numpy() for p in images
+    ]).astype("float32")
+    from_tensors = loaded.signatures["predict_images"](images=tf.constant(pixels))
+    print(json.dumps({
+        "signatures": sorted(loaded.signatures.keys()),
+        "probabilities": out["probabilities"].numpy().tolist(),
+        "tensor_probabilities": from_tensors["probabilities"].numpy().tolist(),
+        "scores": out["scores"].numpy().tolist(),
+        "classes": [[c.decode() for c in row] for row in out["classes"].numpy()],
+        "keras_imported": sys.modules.get("keras") is not None,
+    }))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    model = ImageClassifier(["circle", "square", "star"], image_size=40, alpha=0.35,
+                            backbone_weights=None, freeze_backbone=False, hidden_units=(8,))
+    # Move batch-norm statistics off their initial values so they must be exported too.
+    rng = np.random.default_rng(0)
+    model.set_weights([w + rng.normal(0, 0.05, w.shape).astype(w.dtype) if w.ndim == 1 else w
+                       for w in model.get_weights()])
+    images = []
+    for i, size in enumerate([(40, 40), (64, 50), (90, 120)]):
+        path = root / f"image_{i}.png"
+        Image.fromarray(rng.integers(0, 255, size + (3,), dtype=np.uint8)).save(path)
+        images.append(str(path))
+    path = export_classifier(model, str(root / "saved_models"), "shapes", 1, top_k=2)
+    return model, path, images
+
+
+def test_clean_process_matches_keras_probabilities(exported):
+    model, path, images = exported
+    assert path.endswith(os.path.join("saved_models", "shapes", "1"))
+    result = subprocess.run([sys.executable, "-c", CLEAN_PROCESS, path, *images[:1]],
+                            capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not out["keras_imported"]
+    assert {"serving_default", "predict_images"} <= set(out["signatures"])
+    batch, _ = load_images_for_model(images[:1], model.image_size)
+    expected = model.predict(batch, verbose=0)
+    np.testing.assert_allclose(out["probabilities"], expected, atol=1e-5)
+    np.testing.assert_allclose(out["tensor_probabilities"], expected, atol=1e-5)
+    order = np.argsort(-expected[0])[:2]
+    assert out["classes"][0] == [model.class_names[i] for i in order]
+    np.testing.assert_allclose(out["scores"][0], expected[0][order], atol=1e-5)
+
+
+def test_bytes_signature_resizes_any_image_like_predict_top_k(exported):
+    import tensorflow as tf
+
+    model, path, images = exported
+    loaded = tf.saved_model.load(path)
+    out = loaded.signatures["serving_default"](
+        image_bytes=tf.constant([open(p, "rb").read() for p in images]))
+    scores, names = model.predict_top_k(images, k=2)
+    np.testing.assert_allclose(out["scores"].numpy(), scores, atol=1e-5)
+    assert [[c.decode() for c in row] for row in out["classes"].numpy()] == names
+
+
+def test_version_is_not_overwritten(exported, tmp_path):
+    model, path, _ = exported
+    root = os.path.dirname(os.path.dirname(path))
+    with pytest.raises(FileExistsError, match="immutable"):
+        export_classifier(model, root, "shapes", 1)
+    with pytest.raises(ValueError, match="Received: version=0"):
+        export_classifier(model, root, "shapes", 0)

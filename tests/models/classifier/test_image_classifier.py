@@ -1,0 +1,104 @@
+import keras
+import numpy as np
+import pytest
+
+from tests.testing import run_serialization_test
+from tfvision.models.classifier import ImageClassifier
+
+NAMES = ["circle", "square", "triangle", "star", "cross"]
+
+
+def _classifier(**kwargs):
+    defaults = dict(image_size=48, alpha=0.35, backbone_weights=None,
+                    freeze_backbone=False, hidden_units=(16,))
+    defaults.update(kwargs)
+    return ImageClassifier(NAMES, **defaults)
+
+
+def _set_output_probabilities(model, probabilities):
+    """Zero kernel + log-probability bias: softmax returns `probabilities`."""
+    kernel, _ = model.output_dense.get_weights()
+    model.output_dense.set_weights([np.zeros_like(kernel), np.log(probabilities)])
+
+
+def test_predict_top_k_orders_scores_and_names():
+    model = _classifier()
+    _set_output_probabilities(model, [0.1, 0.45, 0.2, 0.15, 0.1])
+    scores, names = model.predict_top_k(np.zeros((48, 48, 3)), k=3)
+    np.testing.assert_allclose(scores, [0.45, 0.2, 0.15], rtol=1e-5)
+    assert names == ["square", "triangle", "star"]
+    # A batch gives one row per image; k is capped at the number of classes.
+    scores, names = model.predict_top_k(np.zeros((2, 60, 80, 3)), k=9)
+    assert scores.shape == (2, 5) and len(names) == 2 and names[1][:2] == ["square", "triangle"]
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_predict_top_k_reads_files(tmp_path):
+    from PIL import Image
+
+    model = _classifier()
+    _set_output_probabilities(model, [0.05, 0.05, 0.1, 0.3, 0.5])
+    path = tmp_path / "x.png"
+    Image.new("RGB", (70, 50), (200, 10, 10)).save(path)
+    scores, names = model.predict_top_k(str(path), k=2)
+    assert names == ["cross", "star"]
+    with pytest.raises(FileNotFoundError):
+        model.predict_top_k(str(tmp_path / "missing.png"))
+
+
+def test_frozen_backbone_trains_only_the_head():
+    with pytest.warns(UserWarning, match="frozen with random weights"):
+        model = _classifier(freeze_backbone=True)
+    assert {w.path.split("/")[0] for w in model.trainable_weights} == {"hidden_0", "predictions"}
+    model.set_backbone_trainable(True, trainable_layers=2)
+    trainable = {w.path.split("/")[0] for w in model.trainable_weights}
+    assert trainable == {"block_16", "Conv_1", "hidden_0", "predictions"}
+    assert model.get_config()["trainable_backbone_layers"] == 2
+    model.set_backbone_trainable(False)
+    assert len(model.trainable_weights) > 100
+
+
+def test_multi_label_head_is_independent_sigmoids():
+    model = _classifier(multi_label=True)
+    model.compile()
+    assert isinstance(model.loss, keras.losses.BinaryCrossentropy)
+    probabilities = model.predict(np.random.uniform(0, 255, (3, 48, 48, 3)), verbose=0)
+    assert probabilities.shape == (3, 5)
+    assert np.all((probabilities > 0) & (probabilities < 1))
+    assert not np.allclose(probabilities.sum(axis=1), 1.0)
+
+
+def test_keras_applications_backbone_and_its_normalization():
+    model = ImageClassifier(NAMES, backbone="resnet50", image_size=32, backbone_weights=None,
+                            freeze_backbone=False, hidden_units=())
+    assert model.normalization.mode == "caffe"
+    assert model.backbone.name.startswith("resnet50")
+    assert model.predict(np.zeros((1, 32, 32, 3)), verbose=0).shape == (1, 5)
+
+
+def test_argument_errors():
+    with pytest.raises(ValueError, match="Received: arch='alexnet'"):
+        _classifier(backbone="alexnet")
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        ImageClassifier(["one"], backbone_weights=None)
+    with pytest.raises(ValueError, match="Received: dropout=1.5"):
+        _classifier(dropout=1.5)
+
+
+def test_config_round_trip_keeps_class_names_and_never_downloads():
+    model = _classifier()
+    revived = run_serialization_test(model)
+    assert revived.class_names == NAMES
+    assert model.get_config()["backbone_weights"] is None
+    assert revived.count_params() == model.count_params()
+
+
+def test_train_step_compiles_under_xla():
+    model = _classifier(image_size=32, hidden_units=())
+    model.compile(jit_compile=True)
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    y = np.array([0, 1, 2, 3])
+    before = [w.copy() for w in model.get_weights()]
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert np.isfinite(logs["loss"])
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
