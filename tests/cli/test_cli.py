@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -24,7 +25,7 @@ def checkpoint(folder, tmp_path_factory):
     save_dir = str(tmp_path_factory.mktemp("run"))
     code = main([
         "classifier", "train", folder, "--save-dir", save_dir, "--arch", "mobilenet_v2",
-        "--alpha", "0.35", "--weights", "none", "--train-backbone", "--image-size", "48",
+        "--alpha", "0.35", "--weights", "shapes", "--image-size", "48",
         "--hidden-units", "16", "--epochs", "2", "--batch-size", "16", "--seed", "0",
         "--learning-rate", "0.001", "0.01", "--sweep-epochs", "1",
     ])
@@ -56,10 +57,12 @@ def test_predict_prints_top_k_table_and_plot(folder, checkpoint, capsys, tmp_pat
                  "--top-k", "3", "--category-names", str(names), "--plot", str(plot)]) == 0
     rows = capsys.readouterr().out.strip().splitlines()
     assert rows[0].split() == ["rank", "class", "probability"]
-    table = [row.split("  ") for row in rows[1:4]]
-    probabilities = [float(row.split()[-1]) for row in rows[1:4]]
-    assert probabilities == sorted(probabilities, reverse=True)
-    assert all(row[1].strip().startswith("the ") for row in [r for r in table])
+    table = [re.match(r"^\s*(\d+)  (.+?)\s+([0-9.]+)$", row).groups() for row in rows[1:4]]
+    assert [rank for rank, _, _ in table] == ["1", "2", "3"]
+    assert rows[4] == f"Plot written to {plot}"
+    probabilities = [float(p) for _, _, p in table]
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1.0001
+    assert {name for _, name, _ in table} <= {f"the {c}" for c in classes}
     with Image.open(plot) as figure:
         assert figure.format == "PNG"
 

@@ -1,0 +1,7 @@
+"""tfvision's models. Importing this package registers every model class with
+Keras, so `keras.saving.load_model` can rebuild any tfvision checkpoint."""
+
+from tfvision.models.classifier import ImageClassifier
+from tfvision.models.mobilenet_v2 import MobileNetV2
+
+__all__ = ["ImageClassifier", "MobileNetV2"]

@@ -63,6 +63,8 @@ def load_checkpoint(path, compile=True):
     Returns:
         `(model, state)` with `state` as `read_checkpoint_state` returns it.
     """
+    import tfvision.models  # noqa: F401  (registers tfvision's classes with Keras)
+
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No checkpoint at {path}.")
     state = read_checkpoint_state(path)
