@@ -1,0 +1,10 @@
+"""Reusable Keras layers."""
+
+from tfvision.layers.conv_bn import ConvBN
+from tfvision.layers.image_normalization import ImageNormalization
+from tfvision.layers.inverted_residual import InvertedResidual
+from tfvision.layers.make_divisible import make_divisible
+from tfvision.layers.relu6 import ReLU6
+from tfvision.layers.separable_conv_bn import SeparableConvBN
+
+__all__ = ["ConvBN", "ImageNormalization", "InvertedResidual", "ReLU6", "SeparableConvBN", "make_divisible"]
