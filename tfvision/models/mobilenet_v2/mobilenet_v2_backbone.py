@@ -4,7 +4,7 @@ import os
 
 import keras
 
-from tfvision.layers import ConvBN, InvertedResidual, make_divisible
+from tfvision.layers import ConvBN, ImageNormalization, InvertedResidual, make_divisible
 
 WEIGHTS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
@@ -171,13 +171,16 @@ class MobileNetV2(keras.Model):
     def preprocess(images):
         """Scale `[0, 255]` pixels to `[-1, 1]`, the range the model expects.
 
+        The same mapping as `ImageNormalization("tf")`, which tasks put in
+        their graph.
+
         Args:
             images: tensor `[..., H, W, 3]` of pixel values in `[0, 255]`.
 
         Returns:
             float32 tensor of the same shape, `images / 127.5 - 1`.
         """
-        return keras.ops.cast(images, "float32") / 127.5 - 1.0
+        return ImageNormalization("tf", dtype="float32")(images)
 
     def feature_extractor(self, names=None):
         """A model from the input images to a dict of pyramid features.
