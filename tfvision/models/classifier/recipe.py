@@ -123,7 +123,9 @@ def train_classifier(
             verbose=verbose,
         )
         history.update(fit.history)
-    if fine_tune_layers and fine_tune_epochs:
+    if fine_tune_layers and fine_tune_epochs and done < total_epochs:
+        # Same save_dir: checkpoints, history and the backup (deleted when the
+        # first fit ends) carry on across both phases.
         model.set_backbone_trainable(True, fine_tune_layers)
         model.compile(learning_rate=learning_rate * fine_tune_learning_rate_factor)
         fit = model.fit(
@@ -131,10 +133,7 @@ def train_classifier(
             validation_data=valid.dataset,
             initial_epoch=epochs,
             epochs=total_epochs,
-            callbacks=training_callbacks(
-                os.path.join(save_dir, "fine_tune"),
-                early_stopping_patience=early_stopping_patience,
-            ),
+            callbacks=training_callbacks(save_dir, early_stopping_patience=early_stopping_patience),
             verbose=verbose,
         )
         for key, values in fit.history.items():
