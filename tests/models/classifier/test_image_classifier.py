@@ -102,3 +102,16 @@ def test_train_step_compiles_under_xla():
     logs = model.train_on_batch(x, y, return_dict=True)
     assert np.isfinite(logs["loss"])
     assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_offline_imagenet_download_gives_a_clear_error(monkeypatch):
+    # The network cannot be reached here; the download is mocked to fail as
+    # keras' get_file does offline (a bare Exception with the URL error).
+    from keras.src.utils import file_utils
+
+    def offline(fname, origin, **kwargs):
+        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -3] Temporary failure")
+
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    with pytest.raises(RuntimeError, match=r"Could not download the ImageNet weights of VGG16.*~/.keras/models"):
+        ImageClassifier(NAMES, backbone="vgg16", image_size=32, backbone_weights="imagenet")
