@@ -99,3 +99,15 @@ def test_version_is_not_overwritten(exported, tmp_path):
         export_classifier(model, root, "shapes", 1)
     with pytest.raises(ValueError, match="Received: version=0"):
         export_classifier(model, root, "shapes", 0)
+
+
+def test_tensor_signature_resizes_a_batch_like_predict_top_k(exported):
+    import tensorflow as tf
+
+    model, path, images = exported
+    pixels = np.asarray(Image.open(images[2]).convert("RGB"), dtype=np.float32)  # 90 x 120
+    batch = np.stack([pixels, pixels[::-1]])
+    out = tf.saved_model.load(path).signatures["predict_images"](images=tf.constant(batch))
+    scores, names = model.predict_top_k(batch, k=2)
+    np.testing.assert_allclose(out["scores"].numpy(), scores, atol=1e-5)
+    assert [[c.decode() for c in row] for row in out["classes"].numpy()] == names

@@ -74,9 +74,6 @@ def export_classifier(model, root, name, version, top_k=5, class_names=None):
         image.set_shape([None, None, 3])
         return resize_short_side_and_center_crop(tf.cast(image, tf.float32), size)
 
-    def crop(image):
-        return resize_short_side_and_center_crop(image, size)
-
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_bytes(image_bytes):
         images = tf.map_fn(
@@ -86,10 +83,8 @@ def export_classifier(model, root, name, version, top_k=5, class_names=None):
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
     def serve_images(images):
-        images = tf.map_fn(
-            crop, images, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32)
-        )
-        return postprocess(images)
+        # One batch shares one size: a single batched resize and crop.
+        return postprocess(resize_short_side_and_center_crop(images, size))
 
     archive = keras.export.ExportArchive()
     archive.track(model)
