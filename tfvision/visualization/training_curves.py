@@ -3,6 +3,7 @@
 import csv
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def read_history(csv_path):
@@ -40,6 +41,7 @@ def plot_training_curves(csv_path, png_path):
         if f"val_{name}" in history:
             axis.plot(epochs, history[f"val_{name}"], marker="o", label=f"validation {name}")
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_title(name)
         axis.legend()
         axis.grid(alpha=0.3)
