@@ -1,10 +1,21 @@
 """Reusable Keras layers."""
 
+from tfvision.layers.anchor_generator import AnchorGenerator
 from tfvision.layers.conv_bn import ConvBN
 from tfvision.layers.image_normalization import ImageNormalization
 from tfvision.layers.inverted_residual import InvertedResidual
 from tfvision.layers.make_divisible import make_divisible
+from tfvision.layers.non_max_suppression import NonMaxSuppression
 from tfvision.layers.relu6 import ReLU6
 from tfvision.layers.separable_conv_bn import SeparableConvBN
 
-__all__ = ["ConvBN", "ImageNormalization", "InvertedResidual", "ReLU6", "SeparableConvBN", "make_divisible"]
+__all__ = [
+    "AnchorGenerator",
+    "ConvBN",
+    "ImageNormalization",
+    "InvertedResidual",
+    "NonMaxSuppression",
+    "ReLU6",
+    "SeparableConvBN",
+    "make_divisible",
+]
