@@ -1,0 +1,113 @@
+"""The vectorised multibox loss equals a per-image reference loop."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfvision.losses import multibox_loss, sigmoid_focal_loss
+
+B, N, C = 3, 40, 5
+
+
+def _batch(seed, num_positive=(4, 0, 9)):
+    rng = np.random.default_rng(seed)
+    positive = np.zeros((B, N), bool)
+    for b, k in enumerate(num_positive):
+        positive[b, rng.choice(N, k, replace=False)] = True
+    return dict(
+        pred_deltas=rng.normal(size=(B, N, 4)).astype("float32"),
+        target_deltas=rng.normal(size=(B, N, 4)).astype("float32"),
+        matched_labels=np.where(positive, rng.integers(0, C, (B, N)), -1).astype("int32"),
+        positive=positive,
+    ), rng
+
+
+def _bce(t, x):
+    return np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
+
+
+def _reference(batch, logits, localization, classification, alpha=0.25, gamma=2.0, ratio=3):
+    """SSD's loss written the obvious way: one image at a time."""
+    box_total = cls_total = positives = 0.0
+    for b in range(B):
+        pos = batch["positive"][b]
+        labels = batch["matched_labels"][b]
+        positives += pos.sum()
+        d = np.abs(batch["pred_deltas"][b][pos] - batch["target_deltas"][b][pos])
+        box_total += (np.where(d < 1, 0.5 * d * d, d - 0.5) if localization == "smooth_l1" else d).sum()
+        if classification == "softmax":
+            x = logits[b]
+            log_z = np.log(np.exp(x).sum(-1))
+            target = np.where(pos, labels + 1, 0)
+            ce = log_z - x[np.arange(N), target]
+            negatives = np.sort(ce[~pos])[::-1]
+            k = int(min(ratio * pos.sum(), (~pos).sum()))
+            cls_total += ce[pos].sum() + negatives[:k].sum()
+        else:
+            t = np.zeros((N, C))
+            t[np.where(pos)[0], labels[pos]] = 1
+            x = logits[b]
+            if classification == "bce":
+                cls_total += _bce(t, x).sum()
+            else:
+                p = 1 / (1 + np.exp(-x))
+                p_t = t * p + (1 - t) * (1 - p)
+                a_t = t * alpha + (1 - t) * (1 - alpha)
+                cls_total += (a_t * (1 - p_t) ** gamma * _bce(t, x)).sum()
+    return (box_total + cls_total) / max(positives, 1.0)
+
+
+@pytest.mark.parametrize("localization", ["smooth_l1", "l1"])
+@pytest.mark.parametrize("classification", ["bce", "focal", "softmax"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_equals_per_image_reference(localization, classification, seed):
+    batch, rng = _batch(seed)
+    logits = rng.normal(size=(B, N, C + 1 if classification == "softmax" else C)).astype("float32")
+    result = multibox_loss(logits=logits, localization=localization,
+                           classification=classification, **batch)
+    expected = _reference(batch, logits, localization, classification)
+    np.testing.assert_allclose(float(result["loss"]), expected, rtol=1e-5)
+    assert float(result["num_positives"]) == 13
+
+
+def test_hard_negative_mining_keeps_three_negatives_per_positive():
+    batch, rng = _batch(2, num_positive=(2, 1, 0))
+    logits = rng.normal(size=(B, N, C + 1)).astype("float32")
+    with_mining = multibox_loss(logits=logits, classification="softmax", **batch)
+    no_mining = multibox_loss(logits=logits, classification="softmax", negative_ratio=0, **batch)
+    everything = multibox_loss(logits=logits, classification="softmax", negative_ratio=N, **batch)
+    assert float(no_mining["classification"]) < float(with_mining["classification"]) < float(
+        everything["classification"])
+
+
+def test_batch_without_positives_is_finite_and_trains_background():
+    batch, rng = _batch(3, num_positive=(0, 0, 0))
+    logits = tf.Variable(rng.normal(size=(B, N, C)).astype("float32"))
+    with tf.GradientTape() as tape:
+        result = multibox_loss(logits=logits, **batch)
+    gradient = tape.gradient(result["loss"], logits)
+    assert np.isfinite(float(result["loss"])) and float(result["localization"]) == 0.0
+    assert np.all(np.isfinite(gradient.numpy())) and np.any(gradient.numpy() != 0)
+
+
+def test_compiles_under_xla_with_the_same_value():
+    batch, rng = _batch(4)
+    logits = rng.normal(size=(B, N, C + 1)).astype("float32")
+    eager = multibox_loss(logits=logits, classification="softmax", **batch)["loss"]
+    compiled = tf.function(
+        lambda lg: multibox_loss(logits=lg, classification="softmax", **batch)["loss"],
+        jit_compile=True,
+    )(logits)
+    np.testing.assert_allclose(float(compiled), float(eager), rtol=1e-5)
+
+
+def test_focal_loss_reduces_to_half_bce_and_argument_errors():
+    rng = np.random.default_rng(5)
+    t = (rng.random((10, 3)) > 0.5).astype("float32")
+    x = rng.normal(size=(10, 3)).astype("float32")
+    np.testing.assert_allclose(sigmoid_focal_loss(t, x, alpha=0.5, gamma=0.0), 0.5 * _bce(t, x), rtol=1e-5)
+    batch, _ = _batch(6)
+    with pytest.raises(ValueError, match="Received: kind='l2'"):
+        multibox_loss(logits=x, localization="l2", **batch)
+    with pytest.raises(ValueError, match="Received: kind='hinge'"):
+        multibox_loss(logits=np.zeros((B, N, C)), classification="hinge", **batch)
