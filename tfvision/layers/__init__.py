@@ -1,6 +1,7 @@
 """Reusable Keras layers."""
 
 from tfvision.layers.anchor_generator import AnchorGenerator
+from tfvision.layers.box_decoder import BoxDecoder
 from tfvision.layers.conv_bn import ConvBN
 from tfvision.layers.image_normalization import ImageNormalization
 from tfvision.layers.inverted_residual import InvertedResidual
@@ -11,6 +12,7 @@ from tfvision.layers.separable_conv_bn import SeparableConvBN
 
 __all__ = [
     "AnchorGenerator",
+    "BoxDecoder",
     "ConvBN",
     "ImageNormalization",
     "InvertedResidual",

@@ -11,9 +11,11 @@ from tfvision.ops.iou import box_area
 from tfvision.ops.iou import iou_matrix
 from tfvision.ops.matching import BACKGROUND
 from tfvision.ops.matching import match_anchors
+from tfvision.ops.targets import assign_targets
 
 __all__ = [
     "BACKGROUND",
+    "assign_targets",
     "box_area",
     "convert_format",
     "decode_bounded",
