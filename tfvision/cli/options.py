@@ -1,5 +1,9 @@
 """Options every training command shares."""
 
+import argparse
+
+from tfvision.training.distribution import STRATEGIES
+
 
 def add_run_options(parser):
     parser.add_argument("--seed", type=int, help="seed Python, NumPy, TensorFlow and tf.data")
@@ -20,7 +24,17 @@ def add_run_options(parser):
 def add_strategy_option(parser):
     parser.add_argument(
         "--strategy",
-        choices=("none", "mirrored"),
+        choices=STRATEGIES,
         default="none",
         help="tf.distribute strategy: mirrored = every local GPU (default none)",
+    )
+
+
+def add_resume_option(parser):
+    parser.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="continue from the backup in --save-dir when there is one (default); "
+        "--no-resume discards it and starts again",
     )

@@ -2,6 +2,7 @@
 
 import csv
 import os
+import shutil
 
 import keras
 
@@ -68,6 +69,7 @@ def training_callbacks(
     early_stopping_patience=5,
     reduce_lr_patience=2,
     tensorboard=True,
+    resume=True,
 ):
     """Checkpoints, resume, early stopping, LR on plateau, logs and plots.
 
@@ -89,11 +91,16 @@ def training_callbacks(
             the learning rate is divided by 5; `None` disables it.
             Defaults to `2`.
         tensorboard: bool. Write TensorBoard logs. Defaults to `True`.
+        resume: bool. Continue from the backup in `save_dir` when there is
+            one; `False` deletes it, so training starts again at epoch 0.
+            Defaults to `True`.
 
     Returns:
         A list of `keras.callbacks.Callback`.
     """
     os.makedirs(save_dir, exist_ok=True)
+    if not resume:
+        shutil.rmtree(os.path.join(save_dir, "backup"), ignore_errors=True)
     csv_path = os.path.join(save_dir, "history.csv")
     callbacks = [
         # The epoch's row is written before the epoch counts as done (backup),
