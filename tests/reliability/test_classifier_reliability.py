@@ -16,6 +16,7 @@ import pytest
 
 from tfvision.data import write_image_folder
 from tfvision.training import load_checkpoint, read_checkpoint_state
+from tfvision.training.backup import read_backup_epoch
 
 TRAIN = [
     "classifier", "train", None, "--save-dir", None, "--alpha", "0.35", "--weights", "shapes",
@@ -53,14 +54,7 @@ def test_kill_9_during_an_epoch_then_the_same_command_resumes(data, tmp_path):
     save_dir = str(tmp_path / "run")
     last = os.path.join(save_dir, "last.keras")
     process = tfvision(*train_args(data, save_dir, "--epochs", "6"))
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        if os.path.isfile(last) and read_checkpoint_state(last)["epoch"] >= 2:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, "the run ended before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_after_epoch(process, last, 2)
     killed_at = read_checkpoint_state(last)["epoch"]  # epochs fully written before the kill
     assert 2 <= killed_at < 6
 
@@ -77,12 +71,40 @@ def test_kill_9_during_an_epoch_then_the_same_command_resumes(data, tmp_path):
     assert model.class_names == sorted(os.listdir(os.path.join(data, "train")))
 
 
-def test_deterministic_runs_give_identical_weights(data, tmp_path):
+def kill_after_epoch(process, last, epoch, backup_dir=None):
+    """SIGKILLs `process` once `last` (or the backup in `backup_dir`) records `epoch` epochs."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if backup_dir is not None:
+            if read_backup_epoch(backup_dir) >= epoch:
+                break
+        elif os.path.isfile(last) and read_checkpoint_state(last)["epoch"] >= epoch:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def test_deterministic_runs_and_a_killed_and_resumed_run_end_with_identical_weights(
+    data, tmp_path
+):
+    # Two phases (frozen head, then fine-tuning), dropout and augmentation:
+    # everything random a resumed run must pick up where the killed one was.
+    extra = ["--epochs", "3", "--fine-tune-layers", "2", "--fine-tune-epochs", "1",
+             "--dropout", "0.3", "--deterministic"]
     runs = [str(tmp_path / f"run{i}") for i in range(2)]
-    for save_dir in runs:
-        process = tfvision(*train_args(data, save_dir, "--epochs", "2", "--deterministic"))
-        output, _ = process.communicate(timeout=600)
-        assert process.returncode == 0, output[-3000:]
+    process = tfvision(*train_args(data, runs[0], *extra))
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output[-3000:]
+
+    killed = tfvision(*train_args(data, runs[1], *extra))
+    # Killed inside the first phase: it resumes from the backup, mid-phase.
+    kill_after_epoch(killed, None, 1, backup_dir=os.path.join(runs[1], "backup"))
+    resumed = tfvision(*train_args(data, runs[1], *extra))
+    output, _ = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, output[-3000:]
+
     first, second = (load_checkpoint(os.path.join(r, "last.keras"))[0] for r in runs)
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)

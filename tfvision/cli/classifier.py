@@ -1,6 +1,6 @@
 """`tfvision classifier train | predict | evaluate`."""
 
-from tfvision.cli.options import add_run_options, add_strategy_option
+from tfvision.cli.options import add_resume_option, add_run_options, add_strategy_option
 
 
 def add_commands(commands):
@@ -73,6 +73,7 @@ def _add_train(sub):
     train.add_argument("--strict", action="store_true", help="fail on the first unreadable image")
     add_run_options(train)
     add_strategy_option(train)
+    add_resume_option(train)
     train.set_defaults(run=run_train)
 
 
@@ -130,6 +131,7 @@ def run_train(args):
         mixed_precision=args.mixed_precision,
         require_gpu=args.gpu,
         strategy=args.strategy,
+        resume=args.resume,
     )
     if "val_accuracy" in history:
         best = max(history["val_accuracy"])

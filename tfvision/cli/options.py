@@ -2,7 +2,9 @@
 
 import argparse
 
-from tfvision.training.distribution import STRATEGIES
+# `tfvision.training.distribution.STRATEGIES`, spelled out: the CLI must not
+# import TensorFlow or Keras before a command runs (`tfvision serve` runs without).
+STRATEGIES = ("none", "mirrored")
 
 
 def add_run_options(parser):

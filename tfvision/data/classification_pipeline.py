@@ -3,12 +3,14 @@
 Training: shuffle -> decode -> random rotation -> random resized crop -> flip ->
 batch -> prefetch. Evaluation: decode -> resize short side + centre crop ->
 batch -> prefetch. Maps run with `num_parallel_calls=AUTOTUNE`; a seeded
-training pipeline is reproducible (per-example stateless augmentation seeds come
-from `tf.data.Dataset.random`), and each epoch draws new shuffles and seeds.
+training pipeline is reproducible: each epoch's shuffle and per-example stateless
+augmentation seeds follow from the seed and the epoch number (`EpochSeeds`), so
+a run resumed at epoch n sees the batches an uninterrupted run saw.
 """
 
 import tensorflow as tf
 
+from tfvision.data.epoch_seeds import EpochSeeds, attach_epoch_seeds
 from tfvision.data.transforms import (
     DEFAULT_CROP_FRACTION,
     DEFAULT_CROP_RATIO,
@@ -63,13 +65,14 @@ def classification_batches(
     if int(image_size) < 1:
         raise ValueError(f"`image_size` must be >= 1. Received: image_size={image_size}")
     shuffle = training if shuffle is None else shuffle
-    if shuffle:
+    epoch_seeds = None
+    if shuffle or training:
         buffer = MAX_SHUFFLE_BUFFER if num_examples is None else num_examples
-        buffer = max(1, min(int(buffer), MAX_SHUFFLE_BUFFER))
-        examples = examples.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        buffer = max(1, min(int(buffer), MAX_SHUFFLE_BUFFER)) if shuffle else None
+        # Each epoch's order and augmentation seeds follow from (seed, epoch).
+        epoch_seeds = EpochSeeds(seed)
+        examples = epoch_seeds.shuffle_with_seeds(examples, buffer, seeds_per_example=2)
     if training:
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        examples = tf.data.Dataset.zip(examples, seeds)
 
         def transform(example, example_seed):
             source, label = example
@@ -85,5 +88,9 @@ def classification_batches(
             image = resize_short_side_and_center_crop(decode_fn(source), image_size, crop_fraction)
             return image, label
 
+        if epoch_seeds is not None:  # shuffled evaluation images: drop the seeds
+            examples = examples.map(lambda example, _: example)
+
     images = examples.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
-    return images.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    batches = images.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    return attach_epoch_seeds(batches, epoch_seeds) if epoch_seeds else batches

@@ -3,8 +3,9 @@
 Training: shuffle -> decode -> flip -> small rotation -> lighting -> crop / zoom
 -> resize -> sanitize -> pad to `max_boxes` -> batch -> prefetch. Evaluation:
 decode -> resize -> sanitize -> pad -> batch -> prefetch. Maps run with
-`num_parallel_calls=AUTOTUNE`; per-example stateless seeds come from
-`tf.data.Dataset.random`, so a seeded pipeline is reproducible. Targets are
+`num_parallel_calls=AUTOTUNE`; each epoch's order and per-example stateless
+seeds follow from the seed and the epoch (`EpochSeeds`), so a seeded pipeline
+is reproducible, resumed runs included. Targets are
 dense and padded: `{"boxes": [B, M, 4], "labels": [B, M]}`, label `-1` at padding.
 """
 
@@ -14,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvision.data.classification_pipeline import MAX_SHUFFLE_BUFFER
+from tfvision.data.epoch_seeds import EpochSeeds, attach_epoch_seeds
 from tfvision.data.detection_transforms import (
     DEFAULT_CROP_ZOOM_SCALE,
     DEFAULT_DETECTION_ROTATION_DEGREES,
@@ -128,11 +130,12 @@ def detection_batches(
         raise ValueError(f"`max_boxes` must be >= 1. Received: max_boxes={max_boxes}")
     shuffle = training if shuffle is None else shuffle
     drop_remainder = training if drop_remainder is None else drop_remainder
+    buffer = None
     if shuffle:
         buffer = MAX_SHUFFLE_BUFFER if num_examples is None else num_examples
         buffer = max(1, min(int(buffer), MAX_SHUFFLE_BUFFER))
-        examples = examples.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    # Each epoch's order and augmentation seeds follow from (seed, epoch).
+    epoch_seeds = EpochSeeds(seed)
 
     def transform(example, example_seed):
         source, boxes, labels = example
@@ -147,10 +150,11 @@ def detection_batches(
         boxes, labels = pad_or_truncate_boxes(boxes, labels, int(max_boxes))
         return image, {"boxes": boxes, "labels": labels}
 
-    batches = tf.data.Dataset.zip(examples, seeds).map(
+    batches = epoch_seeds.shuffle_with_seeds(examples, buffer, seeds_per_example=2).map(
         transform, num_parallel_calls=tf.data.AUTOTUNE
     )
-    return batches.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    batches = batches.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    return attach_epoch_seeds(batches, epoch_seeds)
 
 
 def synthetic_detection(

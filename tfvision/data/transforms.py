@@ -4,7 +4,7 @@ They trace under `tf.function`, run inside `tf.data` maps and inside an exported
 SavedModel graph. Images are RGB, any numeric dtype, values 0..255; outputs are
 float32 0..255 (normalisation belongs to the model). Random transforms are
 *stateless*: they take a seed tensor of shape `[2]` (for example from
-`tf.data.Dataset.random`), so a seeded pipeline is reproducible even with
+`EpochSeeds.shuffle_with_seeds`), so a seeded pipeline is reproducible even with
 parallel maps; without a seed one is drawn from the global generator.
 
 The training recipe follows torchvision's ImageNet one: random rotation, random

@@ -22,6 +22,7 @@ import warnings
 
 import tensorflow as tf
 
+from tfvision.data.epoch_seeds import EpochSeeds, attach_epoch_seeds
 from tfvision.data.image_decoding import decode_image, find_unreadable_images
 from tfvision.data.transforms import DEFAULT_CROP_RATIO, _as_seed, random_resized_crop, rotate
 
@@ -215,18 +216,21 @@ def two_view_pairs(examples, decode_fn, image_size, batch_size, augmentation=Non
             f"Received: batch_size={batch_size}, image_size={image_size}"
         )
     augmentation = augmentation or TwoViewAugmentation()
+    buffer = None
     if shuffle:
         buffer = max(1, min(int(num_examples or MAX_SHUFFLE_BUFFER), MAX_SHUFFLE_BUFFER))
-        examples = examples.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(4)
+    # Each epoch's order and augmentation seeds follow from (seed, epoch).
+    epoch_seeds = EpochSeeds(seed)
 
     def views(source, example_seeds):
         image = decode_fn(source)
         return (augment_view(image, image_size, example_seeds[:2], augmentation),
                 augment_view(image, image_size, example_seeds[2:], augmentation))
 
-    pairs = tf.data.Dataset.zip(examples, seeds).map(views, num_parallel_calls=tf.data.AUTOTUNE)
-    return pairs.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    pairs = epoch_seeds.shuffle_with_seeds(examples, buffer, seeds_per_example=4)
+    pairs = pairs.map(views, num_parallel_calls=tf.data.AUTOTUNE)
+    pairs = pairs.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    return attach_epoch_seeds(pairs, epoch_seeds)
 
 
 def two_view_dataset(data, image_size, batch_size, augmentation=None, seed=None,

@@ -6,6 +6,8 @@ import shutil
 
 import keras
 
+from tfvision.data.epoch_seeds import epoch_seeds_callbacks
+from tfvision.training.backup import TrainingBackup
 from tfvision.training.checkpoints import CheckpointCallback
 from tfvision.visualization.training_curves import plot_training_curves
 
@@ -70,12 +72,13 @@ def training_callbacks(
     reduce_lr_patience=2,
     tensorboard=True,
     resume=True,
+    datasets=(),
 ):
     """Checkpoints, resume, early stopping, LR on plateau, logs and plots.
 
     Everything is written under `save_dir`: `best.keras` and `last.keras`
-    (see `save_checkpoint`), `backup/` (Keras `BackupAndRestore`: a killed run
-    started again resumes from its last completed epoch), `logs/`
+    (see `save_checkpoint`), `backup/` (`TrainingBackup`: a killed run started
+    again resumes from its last completed epoch, exactly), `logs/`
     (TensorBoard), `history.csv` (appended across resumed runs) and
     `training_curves.png`.
 
@@ -94,27 +97,31 @@ def training_callbacks(
         resume: bool. Continue from the backup in `save_dir` when there is
             one; `False` deletes it, so training starts again at epoch 0.
             Defaults to `True`.
+        datasets: the training datasets given to `fit`. Their shuffle and
+            augmentation follow the epoch number `fit` is at (see
+            `tfvision.data.epoch_seeds`), so a resumed run sees the batches an
+            uninterrupted one would have. Defaults to `()`.
 
     Returns:
         A list of `keras.callbacks.Callback`.
     """
     os.makedirs(save_dir, exist_ok=True)
+    backup_dir = os.path.join(save_dir, "backup")
     if not resume:
-        shutil.rmtree(os.path.join(save_dir, "backup"), ignore_errors=True)
+        shutil.rmtree(backup_dir, ignore_errors=True)
     csv_path = os.path.join(save_dir, "history.csv")
-    callbacks = [
+    callbacks = epoch_seeds_callbacks(datasets) + [
         # The epoch's row is written before the epoch counts as done (backup),
         # so a kill between the two repeats the epoch and replaces the row.
         HistoryCSVLogger(csv_path),
-        # Two copies of the backup: a kill while one is written leaves the other.
-        keras.callbacks.BackupAndRestore(os.path.join(save_dir, "backup"), double_checkpoint=True),
         CheckpointCallback(save_dir, monitor=monitor, mode=mode),
         TrainingCurvesCallback(csv_path, os.path.join(save_dir, "training_curves.png")),
     ]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(save_dir, "logs")))
+    stateful = []
     if early_stopping_patience is not None:
-        callbacks.append(
+        stateful.append(
             keras.callbacks.EarlyStopping(
                 monitor=monitor,
                 mode=mode,
@@ -123,9 +130,12 @@ def training_callbacks(
             )
         )
     if reduce_lr_patience is not None:
-        callbacks.append(
+        stateful.append(
             keras.callbacks.ReduceLROnPlateau(
                 monitor=monitor, mode=mode, factor=0.2, patience=reduce_lr_patience
             )
         )
-    return callbacks
+    # Last: it saves the epoch once every other callback has updated its state,
+    # and restores those states after their own `on_train_begin` reset them.
+    backup = TrainingBackup(backup_dir, callbacks=stateful)
+    return callbacks + stateful + [backup]

@@ -115,3 +115,24 @@ def test_offline_imagenet_download_gives_a_clear_error(monkeypatch):
     monkeypatch.setattr(file_utils, "get_file", offline)
     with pytest.raises(RuntimeError, match=r"Could not download the ImageNet weights of VGG16.*~/.keras/models"):
         ImageClassifier(NAMES, backbone="vgg16", image_size=32, backbone_weights="imagenet")
+
+
+def test_fine_tuning_keeps_the_pretrained_batch_norm_frozen():
+    # Keras 3 passes an outer training=True down through the backbone's own
+    # training=False, so the freeze must come from the layers themselves.
+    model = ImageClassifier(["a", "b"], image_size=32, alpha=0.35, backbone_weights="shapes",
+                            hidden_units=(), trainable_backbone_layers=2)
+    norms = [layer for layer in model.backbone._flatten_layers()
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    statistics = [np.array(v) for layer in norms for v in layer.non_trainable_weights]
+    trainable = [np.array(v) for v in model.backbone.trainable_weights]
+    assert trainable  # the top two blocks train
+    images = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+    model.compile(learning_rate=0.1)
+    model.fit(images, np.array([0, 1] * 4), epochs=1, batch_size=8, verbose=0)
+    for before, after in zip(statistics, [v for layer in norms for v in layer.non_trainable_weights]):
+        np.testing.assert_array_equal(before, np.array(after))
+    assert any(not np.allclose(b, np.array(a))
+               for b, a in zip(trainable, model.backbone.trainable_weights))
+    np.testing.assert_allclose(model(images, training=True), model(images, training=False),
+                               rtol=1e-5, atol=1e-6)

@@ -151,6 +151,14 @@ class ImageClassifier(keras.Model):
         self.backbone.trainable = first_trainable < len(layers)
         for i, layer in enumerate(layers):
             layer.trainable = i >= first_trainable
+        if self.freeze_batch_norm:
+            # A frozen Keras batch norm runs in inference mode. The backbone's
+            # `training=False` alone is not enough: an outer `training=True`
+            # overrides it in a functional model, so unfrozen blocks would
+            # normalise with batch statistics and move the pretrained ones.
+            for layer in self.backbone._flatten_layers():
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", learning_rate=1e-3, **kwargs):
         """Compiles with defaults that fit the task.

@@ -59,13 +59,16 @@ def train_classifier(
     mixed_precision="off",
     require_gpu=False,
     strategy="none",
+    resume=True,
     verbose=1,
 ):
     """Trains an `ImageClassifier` on `data/train`, validating on `data/valid`.
 
     Checkpoints, TensorBoard logs, the CSV history and the training-curve
     plot go to `save_dir` (see `training_callbacks`). A run killed and started
-    again with the same arguments resumes from its last completed epoch.
+    again with the same arguments resumes from its last completed epoch
+    (`resume=False` starts again); with a seed and deterministic ops, it ends
+    with the weights an uninterrupted run would have.
 
     With several `learning_rates`, a sweep first trains the same initial head
     for `sweep_epochs` at each rate and keeps the best by validation accuracy;
@@ -95,7 +98,7 @@ def train_classifier(
             )
         total_epochs = epochs + (fine_tune_epochs if fine_tune_layers else 0)
         last = os.path.join(save_dir, "last.keras")
-        done = read_checkpoint_state(last)["epoch"] if os.path.isfile(last) else 0
+        done = read_checkpoint_state(last)["epoch"] if resume and os.path.isfile(last) else 0
         if done and done >= epochs:
             # The first phase finished in an earlier run: go on from its checkpoint.
             model, _ = load_checkpoint(last)
@@ -128,7 +131,8 @@ def train_classifier(
                 validation_data=valid.dataset,
                 epochs=epochs,
                 callbacks=training_callbacks(
-                    save_dir, early_stopping_patience=early_stopping_patience
+                    save_dir, early_stopping_patience=early_stopping_patience, resume=resume,
+                    datasets=[train.dataset],
                 ),
                 verbose=verbose,
             )
@@ -136,6 +140,10 @@ def train_classifier(
         if fine_tune_layers and fine_tune_epochs and done < total_epochs:
             # Same save_dir: checkpoints, history and the backup (deleted when the
             # first fit ends) carry on across both phases.
+            if done <= epochs:
+                # The rate the first phase ended at (after any plateau cuts), as a
+                # run resumed between the phases reads it from `last.keras`.
+                learning_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
             model.set_backbone_trainable(True, fine_tune_layers)
             model.compile(learning_rate=learning_rate * fine_tune_learning_rate_factor)
             fit = model.fit(
@@ -144,7 +152,8 @@ def train_classifier(
                 initial_epoch=epochs,
                 epochs=total_epochs,
                 callbacks=training_callbacks(
-                    save_dir, early_stopping_patience=early_stopping_patience
+                    save_dir, early_stopping_patience=early_stopping_patience, resume=resume,
+                    datasets=[train.dataset],
                 ),
                 verbose=verbose,
             )
