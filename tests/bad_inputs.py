@@ -8,8 +8,9 @@ contains `reason`.
 `write_annotated_images(folder)` and `ANNOTATED_CASES` are the annotation
 corpus: one image per box problem (NaN, inverted, negative, outside, zero-area,
 unknown class, no boxes), with what a detection loader must keep of it;
-`coco_annotations` and `csv_annotations` write the same boxes in each format,
-and `corrupt_annotation_files` the annotation files that must be refused.
+`coco_annotations`, `csv_annotations` and `voc_annotations` write the same
+boxes in each format, `corrupt_annotation_files` the COCO / CSV files that must
+be refused and `corrupt_voc_files` the XML files that must be skipped.
 """
 
 import dataclasses
@@ -213,4 +214,38 @@ def corrupt_annotation_files():
         "binary.csv": (b"\xff\xfe\x00\x81 not text", "is not a readable CSV file"),
         "empty.csv": (b"", "is empty"),
         "no_header.csv": (b"good.png,3 5 15 25,cat\n", "has no 'file' column"),
+    }
+
+
+def voc_annotations(cases=ANNOTATED_CASES):
+    """The cases as VOC XML files: `{file name: XML text}`, named in case order."""
+    files = {}
+    for i, case in enumerate(cases):
+        objects = "".join(
+            f"<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x1:g}</xmin>"
+            f"<ymin>{y1:g}</ymin><xmax>{x2:g}</xmax><ymax>{y2:g}</ymax></bndbox></object>"
+            for (x1, y1, x2, y2), name in zip(case.boxes, case.classes)
+        )
+        files[f"{i:02d}_{os.path.splitext(case.name)[0]}.xml"] = (
+            f"<annotation><filename>{case.name}</filename><size><width>{WIDTH}</width>"
+            f"<height>{HEIGHT}</height><depth>3</depth></size>{objects}</annotation>"
+        )
+    return files
+
+
+def corrupt_voc_files():
+    """VOC XML files no loader may use: `{file name: (bytes, part of the reason)}`.
+
+    One XML file describes one image, so these are skipped and counted (the
+    message names each file), or refused with `strict=True`.
+    """
+    good = voc_annotations(ANNOTATED_CASES[:1])["00_good.xml"].encode()
+    laughs = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+              b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><annotation><filename>&lol2;'
+              b"</filename></annotation>")
+    return {
+        "90_truncated.xml": (good[: len(good) // 2], "is not valid XML"),
+        "91_binary.xml": (b"\x89PNG\r\n\x1a\n\x00\x00", "is not valid XML"),
+        "92_entities.xml": (laughs, "declares a DTD or entities"),
+        "93_no_filename.xml": (b"<annotation><size/></annotation>", "has no <filename>"),
     }

@@ -1,13 +1,12 @@
-"""The shared annotation corpus through the COCO JSON and CSV detection loaders.
+"""The shared annotation corpus through the COCO JSON, CSV and VOC XML detection loaders.
 
 Every box problem of `tests.bad_inputs.ANNOTATED_CASES` has one expected
 outcome whatever the format: kept (clipped to the image when it is mostly
 inside), or dropped and counted in `DetectionData.dropped_boxes` and one
 `SkippedAnnotationsWarning` naming the file; an image without boxes stays an
 example whose targets are all padding, and it trains (background only).
-Corrupt annotation files are refused with a message naming the file.
-(Pascal VOC is read through TensorFlow Datasets, which parses the XML itself;
-tfvision has no VOC XML folder loader to run the corpus through.)
+Corrupt COCO / CSV files are refused with a message naming the file; a
+corrupt VOC XML file (one per image) skips its image, counted and named.
 """
 
 import json
@@ -17,10 +16,13 @@ import numpy as np
 import pytest
 
 from tests.bad_inputs import (
+    ANNOTATED_CASES,
     ANNOTATION_CLASSES,
     coco_annotations,
     corrupt_annotation_files,
+    corrupt_voc_files,
     csv_annotations,
+    voc_annotations,
     write_annotated_images,
 )
 from tfvision.data import SkippedAnnotationsWarning, detection_data
@@ -36,10 +38,15 @@ def sources(tmp_path_factory):
     (root / "corpus.json").write_text(json.dumps(coco_annotations()))  # NaN written as NaN
     (root / "train.csv").write_text(csv_annotations(write_annotated_images(str(root / "images"))[:1]))
     (root / "valid.csv").write_text(csv_annotations())
+    for split, cases in (("train", ANNOTATED_CASES[:1]), ("valid", ANNOTATED_CASES)):
+        (root / f"{split}_xml").mkdir()
+        for name, text in voc_annotations(cases).items():
+            (root / f"{split}_xml" / name).write_text(text)
     return root, {
         "coco": f"coco:{root / 'corpus.json'}:{root / 'images'}",
         # The training CSV (cat and dog) defines the classes, so 'zebra' is unknown.
         "csv": f"csv:{root / '{split}.csv'}:{root / 'images'}",
+        "voc": f"voc:{root / '{split}_xml'}:{root / 'images'}",
     }
 
 
@@ -56,12 +63,12 @@ def all_targets(data):
     return np.concatenate([b for b, _ in batches]), np.concatenate([lab for _, lab in batches])
 
 
-@pytest.mark.parametrize("kind", ["coco", "csv"])
+@pytest.mark.parametrize("kind", ["coco", "csv", "voc"])
 def test_each_case_is_kept_clipped_or_dropped_and_counted(sources, kind):
     root, specs = sources
     cases = write_annotated_images(str(root / "images"))
     data, messages = load(specs[kind])
-    annotation_file = "corpus.json" if kind == "coco" else "valid.csv"
+    annotation_file = {"coco": "corpus.json", "csv": "valid.csv", "voc": "valid_xml"}[kind]
     assert data.class_names == list(ANNOTATION_CLASSES)
     assert data.num_examples == len(cases)  # every image stays, the empty one too
     expected_dropped = sum(case.dropped for case in cases)
@@ -82,6 +89,7 @@ def test_each_case_is_kept_clipped_or_dropped_and_counted(sources, kind):
 @pytest.mark.parametrize("kind, expected", [
     ("coco", r"corpus\.json: with unknown category ids: annotation #\d+: category_id 99"),
     ("csv", r"valid\.csv: with unknown classes: line 8: 'zebra'"),
+    ("voc", r"valid_xml: with unknown classes: 06_unknown_class\.xml object #1: 'zebra'"),
 ])
 def test_strict_loading_names_the_file_and_the_first_bad_annotation(sources, kind, expected):
     # Class ids are checked while parsing, before the boxes are measured against their images.
@@ -99,6 +107,24 @@ def test_corrupt_annotation_files_are_refused_naming_the_file(sources):
         with pytest.raises(ValueError) as error:
             detection_data(f"{kind}:{path}:{root / 'images'}", "valid", SIZE, batch_size=2)
         assert str(path) in str(error.value) and reason in str(error.value), name
+
+
+def test_corrupt_voc_files_skip_their_image_counted_and_named(sources):
+    root, _ = sources
+    folder = root / "corrupt_xml"
+    folder.mkdir()
+    (folder / "00_good.xml").write_text(voc_annotations(ANNOTATED_CASES[:1])["00_good.xml"])
+    corrupt = corrupt_voc_files()
+    for name, (contents, _) in corrupt.items():
+        (folder / name).write_bytes(contents)
+    spec = f"voc:{folder}:{root / 'images'}"
+    data, messages = load(spec)
+    assert data.num_examples == 1 and data.dropped_boxes == len(corrupt)
+    assert f"{len(corrupt)} in unreadable XML files" in messages[0]
+    assert all(name in messages[0] and reason in messages[0]
+               for name, (_, reason) in list(corrupt.items())[:5])
+    with pytest.raises(ValueError, match=r"corrupt_xml: in unreadable XML .*90_truncated\.xml"):
+        detection_data(spec, "valid", SIZE, batch_size=2, strict=True)
 
 
 def test_a_csv_cut_mid_row_drops_and_counts_that_row(sources):
