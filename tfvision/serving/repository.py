@@ -96,6 +96,8 @@ class ServedVersion:
                 self._functions[signature_name](**{k: t[i : i + 1] for k, t in tensors.items()})
             except _GRAPH_ERRORS:
                 return f"instance {i} of {size}"
+            except (TypeError, ValueError):  # a signature with a fixed batch size
+                return None
         return None
 
 
