@@ -55,9 +55,11 @@ def detection_data(
 ):
     """Loads one split of a detection dataset named by `spec` as padded batches.
 
-    Bad input in file sources (see `coco_detection` and `csv_detection` for the
-    full list): a file that is not valid JSON / CSV, lacks keys or columns, or
-    names an image outside `IMAGE_DIR` raises `ValueError` naming it; missing or
+    Bad input in file sources (see `coco_detection`, `csv_detection` and
+    `voc_xml_detection` for the full list): a file that is not valid JSON /
+    CSV, lacks keys or columns, or names an image outside `IMAGE_DIR` raises
+    `ValueError` naming it (an unreadable VOC XML file skips its one image,
+    counted); missing or
     undecodable images are skipped (`SkippedImagesWarning`); annotations with
     unknown image or class ids and boxes that are NaN, inverted, of zero area or
     outside the image are dropped and counted (`SkippedAnnotationsWarning`,
