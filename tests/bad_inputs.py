@@ -3,13 +3,19 @@
 `write_image_corpus(folder)` writes the files and returns `CorpusFile`s: the
 file name, what it is, and what every tfvision decoder must do with it —
 decode it to the given upright RGB shape, or refuse it with a reason that
-contains `reason`. Annotation problems (NaN, inverted or outside boxes,
-unknown classes, corrupt JSON) belong to the detection and manifest loaders
-and are written by their own tests.
+contains `reason`.
+
+`write_annotated_images(folder)` and `ANNOTATED_CASES` are the annotation
+corpus: one image per box problem (NaN, inverted, negative, outside, zero-area,
+unknown class, no boxes), with what a detection loader must keep of it;
+`coco_annotations`, `csv_annotations` and `voc_annotations` write the same
+boxes in each format, `corrupt_annotation_files` the COCO / CSV files that must
+be refused and `corrupt_voc_files` the XML files that must be skipped.
 """
 
 import dataclasses
 import io
+import json
 import os
 
 import numpy as np
@@ -112,3 +118,134 @@ def reference_pixels(folder, entry):
 
     with Image.open(os.path.join(folder, entry.name)) as image:
         return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+
+
+# === The annotation corpus ===
+
+ANNOTATION_CLASSES = ("cat", "dog")
+_GOOD = (5.0, 3.0, 25.0, 15.0)  # pixel x_min, y_min, x_max, y_max on the 50 x 30 image
+_GOOD_YXYX = (3 / HEIGHT, 5 / WIDTH, 15 / HEIGHT, 25 / WIDTH)
+
+
+@dataclasses.dataclass(frozen=True)
+class AnnotatedCase:
+    """One image of the annotation corpus and what a detection loader must make of its boxes.
+
+    `boxes` are pixel `(x_min, y_min, x_max, y_max)` with one class name each
+    (`"zebra"` is no class of the corpus); every loader writes them in its own
+    format. `kept` are the relative `yxyx` boxes (labels) the loader must
+    return, in order, after dropping `dropped` annotations.
+    """
+
+    name: str
+    description: str
+    boxes: tuple
+    classes: tuple
+    kept: tuple
+    kept_labels: tuple
+    dropped: int
+
+
+def _case(name, description, bad_box=None, bad_class="dog", kept=(), dropped=1):
+    boxes = (_GOOD,) + ((bad_box,) if bad_box is not None else ())
+    classes = ("cat",) + ((bad_class,) if bad_box is not None else ())
+    kept_labels = (0,) + tuple(ANNOTATION_CLASSES.index(bad_class) for _ in kept)
+    return AnnotatedCase(name, description, boxes, classes, (_GOOD_YXYX,) + tuple(kept),
+                         kept_labels, dropped)
+
+
+ANNOTATED_CASES = (
+    _case("good.png", "a valid box next to the good box", (30.0, 10.0, 45.0, 28.0),
+          kept=((10 / HEIGHT, 30 / WIDTH, 28 / HEIGHT, 45 / WIDTH),), dropped=0),
+    _case("nan_box.png", "a box with a NaN coordinate", (float("nan"), 3.0, 25.0, 15.0)),
+    _case("inverted_box.png", "an inverted box (x_max < x_min, a negative width)",
+          (25.0, 3.0, 5.0, 15.0)),
+    _case("negative_box.png", "a box with negative coordinates, mostly inside",
+          (-10.0, -5.0, 20.0, 15.0), kept=((0.0, 0.0, 15 / HEIGHT, 20 / WIDTH),), dropped=0),
+    _case("outside_box.png", "a box entirely outside the image", (60.0, 0.0, 80.0, 10.0)),
+    _case("zero_area_box.png", "a zero-area box (x_max = x_min)", (10.0, 10.0, 10.0, 20.0)),
+    _case("unknown_class.png", "a valid box of an unknown class", (30.0, 10.0, 45.0, 28.0),
+          bad_class="zebra"),
+    AnnotatedCase("no_boxes.png", "an image without boxes", (), (), (), (), 0),
+)
+
+
+def write_annotated_images(folder):
+    """Writes one 50 x 30 PNG per `ANNOTATED_CASES` entry into `folder`; returns the cases."""
+    os.makedirs(folder, exist_ok=True)
+    for case in ANNOTATED_CASES:
+        Image.fromarray(_pixels()).save(os.path.join(folder, case.name))
+    return ANNOTATED_CASES
+
+
+def coco_annotations(cases=ANNOTATED_CASES):
+    """The cases as a COCO dict (`bbox` = `[x, y, width, height]`; zebra = category 99)."""
+    ids = {"cat": 1, "dog": 2, "zebra": 99}
+    images, annotations = [], []
+    for image_id, case in enumerate(cases, start=1):
+        images.append({"id": image_id, "file_name": case.name, "height": HEIGHT, "width": WIDTH})
+        for (x1, y1, x2, y2), name in zip(case.boxes, case.classes):
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id,
+                                "category_id": ids[name], "bbox": [x1, y1, x2 - x1, y2 - y1]})
+    categories = [{"id": ids[name], "name": name} for name in ANNOTATION_CLASSES]
+    return {"images": images, "annotations": annotations, "categories": categories}
+
+
+def csv_annotations(cases=ANNOTATED_CASES):
+    """The cases as the detection CSV (`bbox` = pixel `y_min x_min y_max x_max`)."""
+    lines = ["file,bbox,label"]
+    for case in cases:
+        boxes = " ".join(f"{y1:g} {x1:g} {y2:g} {x2:g}" for x1, y1, x2, y2 in case.boxes)
+        lines.append(f"{case.name},{boxes},{' '.join(case.classes)}")
+    return "\n".join(lines) + "\n"
+
+
+def corrupt_annotation_files():
+    """Annotation files no loader may read: `{file name: (bytes, part of the error)}`.
+
+    The refusal message must also name the file.
+    """
+    coco = json.dumps(coco_annotations()).encode()
+    return {
+        "truncated.json": (coco[: len(coco) // 2], "is not valid JSON"),
+        "not_json.json": (b"images: [oops", "is not valid JSON"),
+        "list.json": (b"[1, 2, 3]", "is not a COCO annotation file"),
+        "no_annotations.json": (b'{"images": [], "categories": []}', "missing key(s)"),
+        "binary.csv": (b"\xff\xfe\x00\x81 not text", "is not a readable CSV file"),
+        "empty.csv": (b"", "is empty"),
+        "no_header.csv": (b"good.png,3 5 15 25,cat\n", "has no 'file' column"),
+    }
+
+
+def voc_annotations(cases=ANNOTATED_CASES):
+    """The cases as VOC XML files: `{file name: XML text}`, named in case order."""
+    files = {}
+    for i, case in enumerate(cases):
+        objects = "".join(
+            f"<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>{x1:g}</xmin>"
+            f"<ymin>{y1:g}</ymin><xmax>{x2:g}</xmax><ymax>{y2:g}</ymax></bndbox></object>"
+            for (x1, y1, x2, y2), name in zip(case.boxes, case.classes)
+        )
+        files[f"{i:02d}_{os.path.splitext(case.name)[0]}.xml"] = (
+            f"<annotation><filename>{case.name}</filename><size><width>{WIDTH}</width>"
+            f"<height>{HEIGHT}</height><depth>3</depth></size>{objects}</annotation>"
+        )
+    return files
+
+
+def corrupt_voc_files():
+    """VOC XML files no loader may use: `{file name: (bytes, part of the reason)}`.
+
+    One XML file describes one image, so these are skipped and counted (the
+    message names each file), or refused with `strict=True`.
+    """
+    good = voc_annotations(ANNOTATED_CASES[:1])["00_good.xml"].encode()
+    laughs = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+              b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><annotation><filename>&lol2;'
+              b"</filename></annotation>")
+    return {
+        "90_truncated.xml": (good[: len(good) // 2], "is not valid XML"),
+        "91_binary.xml": (b"\x89PNG\r\n\x1a\n\x00\x00", "is not valid XML"),
+        "92_entities.xml": (laughs, "declares a DTD or entities"),
+        "93_no_filename.xml": (b"<annotation><size/></annotation>", "has no <filename>"),
+    }

@@ -91,7 +91,8 @@ def test_mismatched_lengths_and_corrupt_images(written):
         two_view_files(["view0/0.png", "view0/1.png"], ["view1/0.png"], [0, 1], ["a", "b"],
                        data_root=str(root))
     (root / "broken.png").write_bytes(b"\x89PNG truncated")
-    with pytest.warns(SkippedImagesWarning, match="skipped the samples of 1 image"):
+    with pytest.warns(SkippedImagesWarning,
+                      match=r"skipped 1 of 2 samples: 1 image files could not .*broken\.png"):
         samples = two_view_files(["view0/0.png", "broken.png"], ["view1/0.png", "view1/1.png"],
                                  [0, 1], ["a", "b"], data_root=str(root))
     assert len(samples) == 1

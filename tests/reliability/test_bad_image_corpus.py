@@ -95,3 +95,29 @@ def test_coco_detection_skips_bad_images_and_reads_boxes_on_upright_images(corpu
     boxes = np.concatenate([targets["boxes"].numpy()[:, 0] for _, targets in data.dataset])
     # Every surviving image, the EXIF-rotated one included, has its box on the left half.
     np.testing.assert_allclose(boxes, [[0.0, 0.0, 1.0, 0.5]] * len(boxes), atol=1e-6)
+
+
+def test_training_augmentation_scales_a_huge_image_down_first(corpus):
+    from tfvision.data.detection_pipeline import detection_batches
+    from tfvision.data.transforms import limit_short_side, training_transform
+    from tfvision.data.two_view import augment_view
+
+    folder, _ = corpus
+    small = tf.random.uniform([30, 50, 3], 0, 255, seed=1)
+    np.testing.assert_array_equal(limit_short_side(small, 30).numpy(), small.numpy())
+    tall = tf.random.uniform([400, 100, 3], 0, 255, seed=2)
+    np.testing.assert_allclose(limit_short_side(tall, 50).numpy(),
+                               tf.image.resize(tall, [200, 50], antialias=True).numpy(), atol=1e-4)
+    huge = decode_image(tf.io.read_file(os.path.join(folder, "huge.jpg")))  # [10000, 10000, 3]
+    colour = huge[0, 0].numpy().astype(np.float32)
+    # Without the limit each of these rotates and crops a 1.2 GB float image.
+    for view in (training_transform(huge, 32, seed=[0, 1]), augment_view(huge, 32, seed=[0, 1])):
+        assert view.shape == (32, 32, 3) and np.isfinite(view.numpy()).all()
+    np.testing.assert_allclose(training_transform(huge, 32, seed=[0, 1], rotation_degrees=0),
+                               np.broadcast_to(colour, (32, 32, 3)), atol=2.0)
+    examples = tf.data.Dataset.from_tensors(
+        (os.path.join(folder, "huge.jpg"), [[0.0, 0.0, 0.5, 0.5]], [0]))
+    detection = detection_batches(examples, lambda path: decode_image(tf.io.read_file(path)), 32,
+                                  1, training=True, max_boxes=1, seed=0)
+    images, targets = next(iter(detection))
+    assert images.shape == (1, 32, 32, 3) and targets["boxes"].shape == (1, 1, 4)

@@ -9,7 +9,7 @@ the model normalises):
 
 Detection sources return `DetectionData` (padded `{"boxes", "labels"}` targets):
 `detection_data(spec, split, ...)` with spec `shapes`, `voc2007`, `voc2012`,
-`coco:ANNOTATIONS.json:IMAGE_DIR` or `csv:FILE.csv:IMAGE_DIR`.
+`coco:ANNOTATIONS.json:IMAGE_DIR`, `csv:FILE.csv:IMAGE_DIR` or `voc:XML_DIR:IMAGE_DIR`.
 
 Two-view (co-training) samples: `TwoViewSamples` from a CSV/JSON manifest
 (`read_two_view_manifest`), two folders (`two_view_folders`), path lists

@@ -1,7 +1,8 @@
-"""Detection data from a list of annotated image files (what COCO JSON and CSV sources parse to).
+"""Detection data from a list of annotated image files (what COCO, CSV and VOC XML parse to).
 
-A source file (a COCO JSON, a CSV) is parsed into `AnnotatedImage` records: an
-image path relative to the image folder, its boxes in pixels and their labels.
+A source (a COCO JSON, a CSV, a folder of VOC XML files) is parsed into
+`AnnotatedImage` records: an image path relative to the image folder, its
+boxes in pixels and their labels.
 `annotated_image_data` then does what every file source needs, in one place:
 
 1. refuses an image path that escapes the image folder (absolute, `..`);

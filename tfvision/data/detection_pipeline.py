@@ -30,6 +30,7 @@ from tfvision.data.detection_transforms import (
 )
 from tfvision.data.shape_drawing import SHAPE_CLASSES
 from tfvision.data.synthetic import generate_shapes, split_seed
+from tfvision.data.transforms import TRAINING_SIDE_LIMIT, limit_short_side
 
 
 @dataclasses.dataclass
@@ -141,7 +142,8 @@ def detection_batches(
         source, boxes, labels = example
         image = tf.cast(decode_fn(source), tf.float32)
         boxes, labels = tf.cast(boxes, tf.float32), tf.cast(labels, tf.int32)
-        if training:
+        if training:  # boxes are relative: scaling a huge image down first leaves them
+            image = limit_short_side(image, TRAINING_SIDE_LIMIT * int(image_size))
             image, boxes, labels = _training_augmentation(
                 image, boxes, labels, example_seed, rotation_degrees, crop_scale, lighting
             )

@@ -6,13 +6,15 @@
 | `voc2007`, `voc2012` | Pascal VOC through TensorFlow Datasets (`voc_detection`) |
 | `coco:ANNOTATIONS.json:IMAGE_DIR` | a COCO-format JSON and its image folder (`coco_detection`) |
 | `csv:FILE.csv:IMAGE_DIR` | the lecture's CSV and its image folder (`csv_detection`) |
+| `voc:XML_DIR:IMAGE_DIR` | a folder of Pascal VOC XML files and its images (`voc_xml_detection`) |
 
 Splits of file sources: a `{split}` placeholder in either path is replaced by the
 split name, so `coco:ann/{split}.json:images/{split}` reads `ann/train.json` with
 `images/train` for `"train"` and `ann/valid.json` with `images/valid` for
 `"valid"`. A path without the placeholder is used as it is for whatever split
 is asked for (for example to evaluate on one file). For a CSV with `{split}`,
-the training CSV defines the classes, so every split has the same label ids.
+the training CSV (VOC: the training XML folder) defines the classes, so every
+split has the same label ids.
 """
 
 import os
@@ -22,9 +24,11 @@ from tfvision.data.coco_detection import coco_detection
 from tfvision.data.csv_detection import csv_detection
 from tfvision.data.detection_pipeline import synthetic_detection
 from tfvision.data.voc_detection import VOC_NAMES, voc_detection
+from tfvision.data.voc_xml_detection import voc_xml_detection
 
 SHAPES_SPLIT_SIZES = {"train": 2000, "valid": 300, "test": 300}
-_SPEC_HELP = "shapes, voc2007, voc2012, coco:ANNOTATIONS.json:IMAGE_DIR or csv:FILE.csv:IMAGE_DIR"
+_SPEC_HELP = ("shapes, voc2007, voc2012, coco:ANNOTATIONS.json:IMAGE_DIR, csv:FILE.csv:IMAGE_DIR "
+              "or voc:XML_DIR:IMAGE_DIR")
 
 
 def _file_spec(spec):
@@ -51,9 +55,11 @@ def detection_data(
 ):
     """Loads one split of a detection dataset named by `spec` as padded batches.
 
-    Bad input in file sources (see `coco_detection` and `csv_detection` for the
-    full list): a file that is not valid JSON / CSV, lacks keys or columns, or
-    names an image outside `IMAGE_DIR` raises `ValueError` naming it; missing or
+    Bad input in file sources (see `coco_detection`, `csv_detection` and
+    `voc_xml_detection` for the full list): a file that is not valid JSON /
+    CSV, lacks keys or columns, or names an image outside `IMAGE_DIR` raises
+    `ValueError` naming it (an unreadable VOC XML file skips its one image,
+    counted); missing or
     undecodable images are skipped (`SkippedImagesWarning`); annotations with
     unknown image or class ids and boxes that are NaN, inverted, of zero area or
     outside the image are dropped and counted (`SkippedAnnotationsWarning`,
@@ -62,7 +68,8 @@ def detection_data(
 
     Args:
         spec: str, one of `shapes`, `voc2007`, `voc2012`,
-            `coco:ANNOTATIONS.json:IMAGE_DIR`, `csv:FILE.csv:IMAGE_DIR`.
+            `coco:ANNOTATIONS.json:IMAGE_DIR`, `csv:FILE.csv:IMAGE_DIR`,
+            `voc:XML_DIR:IMAGE_DIR`.
         split: str, `"train"`, `"valid"` or `"test"`.
         image_size: int, side of the square output images.
         batch_size: int.
@@ -110,7 +117,7 @@ def detection_data(
         return voc_detection(spec, split, image_size, batch_size, training=training,
                              seed=seed, max_boxes=max_boxes, num_images=num_images)
     kind = spec.partition(":")[0]
-    if kind not in ("coco", "csv"):
+    if kind not in ("coco", "csv", "voc"):
         raise ValueError(f"`spec` must be one of {_SPEC_HELP}. Received: spec={spec!r}")
     annotation_file, image_dir = _file_spec(spec)
     arguments = dict(
@@ -121,6 +128,11 @@ def detection_data(
     )
     if kind == "coco":
         return coco_detection(**arguments)
+    if kind == "voc":
+        train_dir = substitute_split(annotation_file, "train")
+        arguments["annotation_dir"] = arguments.pop("annotation_file")
+        return voc_xml_detection(
+            **arguments, class_source=train_dir if os.path.isdir(train_dir) else None)
     train_csv = substitute_split(annotation_file, "train")
     class_source = train_csv if os.path.isfile(train_csv) else None
     arguments["csv_file"] = arguments.pop("annotation_file")

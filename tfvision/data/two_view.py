@@ -25,6 +25,7 @@ import tensorflow as tf
 from tfvision.data.epoch_seeds import EpochSeeds, attach_epoch_seeds
 from tfvision.data.image_decoding import decode_image, find_unreadable_images
 from tfvision.data.transforms import DEFAULT_CROP_RATIO, _as_seed, random_resized_crop, rotate
+from tfvision.data.transforms import TRAINING_SIDE_LIMIT, limit_short_side
 
 MAX_SHUFFLE_BUFFER = 16384
 
@@ -167,7 +168,7 @@ def augment_view(image, size, seed=None, augmentation=TwoViewAugmentation()):
             return image
         return tf.where(coin < probability, transformed(image), image)
 
-    image = tf.cast(image, tf.float32)
+    image = limit_short_side(image, TRAINING_SIDE_LIMIT * size)  # float32
     if a.rotation_degrees > 0:
         angle = tf.random.stateless_uniform([], seeds[5], -a.rotation_degrees, a.rotation_degrees)
         image = maybe(a.rotation_probability, coins[0], lambda x: rotate(x, angle), image)
@@ -303,9 +304,13 @@ def _folder_images(data, split):
     paths, _ = list_image_folder(directory, classes)
     skipped = find_unreadable_images(paths)
     if skipped:
+        from tfvision.data.image_folder_dataset import SkippedImagesWarning
+
+        shown = "; ".join(f"{os.path.relpath(p, directory)} ({r})" for p, r in skipped[:5])
         warnings.warn(
             f"Skipped {len(skipped)} of {len(paths)} image files in {directory} that could not "
-            f"be decoded, first {skipped[0][0]} ({skipped[0][1]}).", stacklevel=3,
+            f"be decoded: {shown}{'; and more' if len(skipped) > 5 else ''}.",
+            SkippedImagesWarning, stacklevel=3,
         )
         bad = {path for path, _ in skipped}
         paths = [p for p in paths if p not in bad]

@@ -43,12 +43,15 @@ class TwoViewSamples:
         class_names: list of str; a class id indexes it.
         decode_fns: pair of callables `source -> float32 [H, W, 3]` (0..255),
             traced inside `tf.data` maps.
+        skipped: list of `(path, reason)`: the files that did not decode, whose
+            samples were left out (see `two_view_files`); empty otherwise.
     """
 
     sources: tuple
     labels: np.ndarray
     class_names: list
     decode_fns: tuple = (decode_image_path, decode_image_path)
+    skipped: list = dataclasses.field(default_factory=list)
 
     def __post_init__(self):
         self.sources = tuple(np.asarray(s) for s in self.sources)
@@ -122,7 +125,8 @@ def two_view_files(paths0, paths1, labels, class_names, data_root=None, strict=F
     Each path is resolved under `data_root` (relative paths are joined to it);
     a path that escapes it is refused. Missing files are an error naming them;
     pairs with a file that does not decode are skipped with one warning that
-    counts them (or raise with `strict=True`).
+    counts them and names the files (kept in `TwoViewSamples.skipped`), or
+    raise with `strict=True`.
 
     Args:
         paths0: list of str, view-0 image paths.
@@ -153,20 +157,22 @@ def two_view_files(paths0, paths1, labels, class_names, data_root=None, strict=F
         )
     labels = np.asarray(labels, dtype=np.int64)
     bad = find_unreadable_images(sorted(set(resolved[0]) | set(resolved[1])))
+    if bad and strict:
+        raise ValueError(f"{origin}: cannot decode image {bad[0][0]}: {bad[0][1]}")
     if bad:
-        if strict:
-            raise ValueError(f"{origin}: cannot decode image {bad[0][0]}: {bad[0][1]}")
-        shown = "; ".join(f"{p} ({r})" for p, r in bad[:_SHOWN])
-        warnings.warn(f"{origin}: skipped the samples of {len(bad)} image files that could "
-                      f"not be decoded: {shown}.", SkippedImagesWarning, stacklevel=2)
         unreadable = {p for p, _ in bad}
         keep = [i for i in range(len(labels))
                 if resolved[0][i] not in unreadable and resolved[1][i] not in unreadable]
+        shown = "; ".join(f"{p} ({r})" for p, r in bad[:_SHOWN])
+        more = f"; and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
+        warnings.warn(f"{origin}: skipped {len(labels) - len(keep)} of {len(labels)} samples: "
+                      f"{len(bad)} image files could not be decoded: {shown}{more}. Pass "
+                      "strict=True to stop at the first one.", SkippedImagesWarning, stacklevel=2)
         resolved = [[paths[i] for i in keep] for paths in resolved]
         labels = labels[keep]
     return TwoViewSamples((np.array(resolved[0], dtype=object).astype(str),
                            np.array(resolved[1], dtype=object).astype(str)),
-                          labels, list(class_names))
+                          labels, list(class_names), skipped=list(bad))
 
 
 def resolve_under_root(path, root, origin="the sample list"):

@@ -7,6 +7,8 @@ from tfvision.export.layout import find_saved_models
 from tfvision.export.signature_defs import read_signature_defs, tensor_specs
 from tfvision.serving.errors import InvalidArgument, NotFound
 
+_GRAPH_ERRORS = (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError)
+
 
 class ServedVersion:
     """One loaded SavedModel version: its signatures, callable on NumPy inputs.
@@ -51,7 +53,8 @@ class ServedVersion:
             NotFound: no such signature.
             InvalidArgument: missing or unknown inputs, wrong dtype or shape,
                 or the graph refusing the values (for example bytes that are
-                not an image).
+                not an image); the message names the first instance (batch
+                row) the graph refuses.
         """
         signature_name = signature_name or "serving_default"
         input_specs, output_specs = self.signature(signature_name)
@@ -69,13 +72,33 @@ class ServedVersion:
         tensors = {key: to_tensor(key, value, input_specs[key]) for key, value in inputs.items()}
         try:
             outputs = self._functions[signature_name](**tensors)
-        except (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError) as error:
+        except _GRAPH_ERRORS as error:
+            where = self._failing_instance(signature_name, tensors)
             raise InvalidArgument(
-                f"Model {self.name} could not run signature {signature_name!r} on these inputs: "
-                f"{graph_error_reason(error.message)}"
+                f"Model {self.name} could not run signature {signature_name!r} on "
+                f"{where or 'these inputs'}: {graph_error_reason(error.message)}"
             ) from None
         keys = output_filter or outputs.keys()
         return {key: outputs[key].numpy() for key in keys}
+
+    def _failing_instance(self, signature_name, tensors):
+        """`"instance i of n"`: the first batch row the signature fails on alone, or `None`.
+
+        Runs only after the whole batch failed, so a good request pays nothing;
+        `None` when the inputs share no batch dimension or every row runs alone.
+        """
+        sizes = {int(t.shape[0]) if t.shape.rank else None for t in tensors.values()}
+        if len(sizes) != 1 or None in sizes:
+            return None
+        size = sizes.pop()
+        for i in range(size):
+            try:
+                self._functions[signature_name](**{k: t[i : i + 1] for k, t in tensors.items()})
+            except _GRAPH_ERRORS:
+                return f"instance {i} of {size}"
+            except (TypeError, ValueError):  # a signature with a fixed batch size
+                return None
+        return None
 
 
 def graph_error_reason(message):
