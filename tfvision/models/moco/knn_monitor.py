@@ -59,7 +59,10 @@ def embed(model, dataset):
     """
     features, labels = [], []
     for images, batch_labels in dataset:
-        features.append(np.asarray(model.predict_on_batch(images), "float32"))
+        outputs = np.asarray(model.predict_on_batch(images), "float32")
+        # Under a strategy with R replicas, Keras 3.15's `predict_on_batch` runs the
+        # whole batch on every replica and concatenates them, `[R * B, D]`.
+        features.append(outputs[: len(batch_labels)])  # [B, D]
         labels.append(np.asarray(batch_labels, "int32"))
     features = np.concatenate(features)
     features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)

@@ -251,11 +251,13 @@ class MoCo(keras.Model):
         variables = self.trainable_variables
         gradients = tape.gradient(scaled_loss, variables)
         self.optimizer.apply(gradients, variables)
-        keys = ops.concatenate([keys_1, keys_2], axis=0) if self.symmetric else keys_2  # [N', D]
+        keys = [keys_1, keys_2] if self.symmetric else [keys_2]
         if _num_replicas() > 1:
+            # Each view's keys of all replicas, in replica order: the global batch's
+            # order, so the queue is filled as on one device.
             context = tf.distribute.get_replica_context()
-            keys = context.all_gather(keys, axis=0)  # [R * N', D], replica order
-        self.enqueue(keys)
+            keys = [context.all_gather(k, axis=0) for k in keys]  # [R * N, D] each
+        self.enqueue(ops.concatenate(keys, axis=0))  # [N', D], view 1's keys first
         return self._update_metrics(loss, positive)
 
     def test_step(self, data):
