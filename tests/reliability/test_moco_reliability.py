@@ -14,15 +14,19 @@ import sys
 import textwrap
 import time
 
+import keras
 import numpy as np
+import tensorflow as tf
 
+from tfvision.models.moco import MoCo, SmallCNN
 from tfvision.training import load_checkpoint, read_checkpoint_state
+from tfvision.training.checkpoints import CheckpointCallback
 
 PRETRAIN = [
     "moco", "pretrain", "shapes", "--arch", "small_cnn", "--image-size", "32",
     "--num-images", "128", "--batch-size", "32", "--queue-size", "80", "--hidden-dim", "32",
     "--projection-dim", "16", "--bn-splits", "2", "--symmetric", "--knn-every", "0",
-    "--seed", "0",
+    "--seed", "0", "--deterministic", "--epochs", "6",
 ]
 
 MIRRORED = textwrap.dedent(
@@ -122,7 +126,7 @@ def history(save_dir):
 def test_kill_9_during_pretraining_then_the_same_command_resumes(tmp_path):
     save_dir = str(tmp_path / "run")
     last = os.path.join(save_dir, "last.keras")
-    command = PRETRAIN + ["--save-dir", save_dir, "--epochs", "6"]
+    command = PRETRAIN + ["--save-dir", save_dir]
     process = tfvision(*command)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
@@ -151,13 +155,16 @@ def test_kill_9_during_pretraining_then_the_same_command_resumes(tmp_path):
     assert model.optimizer.iterations.numpy() == 6 * 4
     assert os.path.isfile(os.path.join(save_dir, "backbone.weights.h5"))
 
-    # --no-resume starts again at epoch 0: new history, new checkpoints.
-    finish(tfvision(*PRETRAIN, "--save-dir", save_dir, "--epochs", "2", "--no-resume"))
-    assert [int(row["epoch"]) for row in history(save_dir)] == [0, 1]
-    assert read_checkpoint_state(last)["epoch"] == 2
-    assert read_checkpoint_state(os.path.join(save_dir, "best.keras"))["epoch"] <= 2
+    # --no-resume starts again at epoch 0, from scratch: with --seed and
+    # --deterministic its first epochs repeat the killed run's exactly.
+    output = finish(tfvision(*command, "--no-resume"))
+    assert "Epoch 1/6" in output
+    rows = history(save_dir)
+    assert [int(row["epoch"]) for row in rows] == list(range(6))
+    assert rows[:killed_at] == kept
+    assert read_checkpoint_state(last)["epoch"] == 6
     model, _ = load_checkpoint(last)
-    assert model.optimizer.iterations.numpy() == 2 * 4
+    assert model.optimizer.iterations.numpy() == 6 * 4
 
 
 def test_mirrored_over_two_devices_matches_one_device_with_split_batch_norm(tmp_path):
@@ -190,3 +197,36 @@ def test_mirrored_over_two_devices_matches_one_device_with_split_batch_norm(tmp_
     assert out["recipe_pointer"] == (2 * 4 * 16) % 48  # both replicas' keys, every step once
     assert read_checkpoint_state(os.path.join(save_dir, "last.keras"))["epoch"] == 2
     assert [int(row["epoch"]) for row in history(save_dir)] == [0, 1]
+
+
+def test_a_fit_resumed_from_last_keras_ends_as_an_uninterrupted_one(tmp_path):
+    # What a resumed run needs beyond the weights -- the key encoder, its batch-norm
+    # statistics, the queue and its pointer, the optimizer's step (which seeds the
+    # key shuffles and drives the schedule) and momentum -- is in the checkpoint.
+    views = tuple(np.random.default_rng(3).uniform(0, 255, (2, 32, 16, 16, 3)).astype("float32"))
+    batches = tf.data.Dataset.from_tensor_slices(views).batch(8, drop_remainder=True)
+
+    def build():
+        keras.utils.set_random_seed(0)
+        model = MoCo(SmallCNN((16, 16, 3), filters=(8, 16), bn_splits=2), queue_size=40,
+                     hidden_dims=(16,), projection_dim=8, symmetric=True)
+        schedule = keras.optimizers.schedules.CosineDecay(0.06, 3 * 4)
+        model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9, weight_decay=5e-4))
+        return model
+
+    uninterrupted = build()
+    uninterrupted.fit(batches, epochs=3, verbose=0)
+    first = build()
+    first.fit(batches, epochs=1, verbose=0, callbacks=[CheckpointCallback(str(tmp_path), "loss",
+                                                                         "min")])
+    resumed, state = load_checkpoint(str(tmp_path / "last.keras"))
+    assert state["epoch"] == 1
+    resumed.fit(batches, epochs=3, initial_epoch=1, verbose=0)
+    assert int(resumed.queue_pointer.numpy()) == (3 * 4 * 16) % 40 != 0
+    assert int(resumed.optimizer.iterations.numpy()) == 3 * 4
+    names = [w.path.split("/", 1)[-1] for w in uninterrupted.weights]  # without the model's
+    assert names == [w.path.split("/", 1)[-1] for w in resumed.weights]
+    for name, a, b in zip(names, uninterrupted.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(b, a, err_msg=name)
+    for a, b in zip(uninterrupted.optimizer.variables, resumed.optimizer.variables):
+        np.testing.assert_array_equal(b.numpy(), a.numpy(), err_msg=a.path)
