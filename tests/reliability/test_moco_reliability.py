@@ -87,17 +87,16 @@ MIRRORED = textwrap.dedent(
     difference = max(float(np.abs(a[i] - b[i]).max()) for i in learned)
     moved = min(float(np.abs(a[i] - initial[i]).max()) for i in learned
                 if "queue_pointer" not in names[i])
-    # Moving statistics: each replica keeps its own copy; their mean against one device.
+    # Batch-norm moving statistics: every replica's copy against one device's.
     replica_copies = [[v.numpy() for v in twin.weights[i].value.values] for i in moving]
-    moving_difference = max(float(np.abs(np.mean(c, axis=0) - a[i]).max())
-                            for c, i in zip(replica_copies, moving))
-    copies_spread = max(float(np.abs(c[0] - c[1]).max()) for c in replica_copies)
+    moving_difference = max(float(np.abs(copy - a[i]).max())
+                            for copies, i in zip(replica_copies, moving) for copy in copies)
 
     print(json.dumps({
         "replicas": mirrored.num_replicas_in_sync, "single_loss": single_loss,
         "unsplit_loss": unsplit_loss, "mirrored_loss": mirrored_loss,
         "weight_difference": difference, "moved": moved, "moving_difference": moving_difference,
-        "copies_spread": copies_spread, "recipe_first": first, "recipe_second": second,
+        "recipe_first": first, "recipe_second": second,
         "recipe_replicas": recipe_model.distribute_strategy.num_replicas_in_sync,
         "recipe_pointer": int(recipe_model.queue_pointer.numpy()),
     }))
@@ -180,13 +179,14 @@ def test_mirrored_over_two_devices_matches_one_device_with_split_batch_norm(tmp_
     # does on one device; the cross-replica key shuffle draws the same permutation
     # of the global batch as the one-device shuffle, and the queue gets the keys in
     # the same order. So the maths is the same and only the float32 summation order
-    # differs (measured: losses within 2e-7 relative, weights within 4e-6 after 8
-    # steps). One device without split batch norm is a different computation.
+    # differs (measured after 8 steps: losses equal to float32 precision, weights and
+    # moving statistics within 4e-6, while every weight moved by more than 3e-3).
+    # One device without split batch norm is a different computation.
     np.testing.assert_allclose(out["mirrored_loss"], out["single_loss"], rtol=1e-5)
     assert np.abs(np.subtract(out["unsplit_loss"], out["single_loss"])).max() > 1e-2
     assert out["moved"] > 1e-4  # every weight (and the queue) changed ...
     assert out["weight_difference"] < 5e-5  # ... the same on two replicas and on one
-    # Moving statistics are per replica; their mean is what split BN keeps.
+    # The moving statistics too: every replica keeps the mean of the replicas'.
     assert out["moving_difference"] < 5e-5
 
     # The recipe under the strategy: one epoch, then resumed inside the strategy.

@@ -258,7 +258,24 @@ class MoCo(keras.Model):
             context = tf.distribute.get_replica_context()
             keys = [context.all_gather(k, axis=0) for k in keys]  # [R * N, D] each
         self.enqueue(ops.concatenate(keys, axis=0))  # [N', D], view 1's keys first
+        if _num_replicas() > 1:
+            self._average_batch_norm_statistics()
         return self._update_metrics(loss, positive)
+
+    def _average_batch_norm_statistics(self):
+        """Sets every replica's batch-norm moving statistics to their mean over the replicas.
+
+        Keras keeps one copy of them per replica (aggregation "none"), each moved
+        towards its own replica's batch statistics, so the copies drift apart and a
+        checkpoint keeps the first replica's. Their mean is what
+        `SplitBatchNormalization` keeps on one device: the same moving statistics
+        with `R` replicas as with `bn_splits=R` on one device.
+        """
+        context = tf.distribute.get_replica_context()
+        for layer in self._flatten_layers(include_self=False):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                for statistic in (layer.moving_mean, layer.moving_variance):
+                    statistic.assign(context.all_reduce("mean", statistic.value))
 
     def test_step(self, data):
         view_1, view_2 = _unpack(data)
