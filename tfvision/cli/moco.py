@@ -113,8 +113,9 @@ def run_pretrain(args):
         mixed_precision=args.mixed_precision, require_gpu=args.gpu,
         deterministic=args.deterministic, strategy=args.strategy, resume=args.resume,
     )
-    if history.get("knn_accuracy"):
-        print(f"Last kNN accuracy: {history['knn_accuracy'][-1]:.4f}")
+    measured = [value for value in history.get("knn_accuracy", []) if value == value]  # not NaN
+    if measured:
+        print(f"Last kNN accuracy: {measured[-1]:.4f}")
     print(f"Checkpoints in {args.save_dir} (last.keras, best.keras); "
           f"backbone weights {args.save_dir}/{BACKBONE_FILE}")
 

@@ -89,9 +89,10 @@ def knn_accuracy(model, memory_data, test_data, num_classes, k=200, temperature=
 class KNNMonitor(keras.callbacks.Callback):
     """Logs the weighted kNN accuracy of the model's features every `every_n_epochs`.
 
-    The value goes into the epoch logs as `knn_accuracy`, so the CSV logger,
-    TensorBoard and the history record it when this callback comes before
-    them; `self.history` keeps `(epoch, accuracy)` pairs for plotting.
+    The value goes into the epoch logs as `knn_accuracy` (NaN in the epochs
+    it skips), so the CSV logger, TensorBoard and the history record it when
+    this callback comes before them; `self.history` keeps `(epoch, accuracy)`
+    pairs of the measured epochs for plotting.
 
     Args:
         memory_data: `tf.data.Dataset` of `(images, labels)`, the memory bank
@@ -129,6 +130,10 @@ class KNNMonitor(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs:
+            if logs is not None:
+                # Not measured: NaN keeps the same columns in every row of a CSV
+                # history, whichever epoch a (resumed) run starts at.
+                logs["knn_accuracy"] = float("nan")
             return
         accuracy = self.evaluate()
         self.history.append((epoch + 1, accuracy))
