@@ -146,8 +146,39 @@ def pretrain_moco(
     schedule it was compiled with (its total epochs), whatever `epochs` says.
     `callbacks` are added after tfvision's own.
 
+    Args:
+        data: str. `"shapes"`, an image folder or `"tfds:NAME"` (see
+            `two_view_dataset`).
+        save_dir: str. Output folder.
+        arch, alpha, image_size, bn_splits: the encoder (see
+            `build_encoder_backbone`). Default to `"mobilenet_v2"`, `0.35`,
+            `64`, `1`. With a strategy, `bn_splits` splits each replica's part.
+        epochs, batch_size: int. Default to `20`, `64` (the global batch).
+        queue_size, momentum, temperature, symmetric, projection_dim,
+            hidden_dims: the `MoCo` arguments. Default to `4096`, `0.99`,
+            `0.2`, `False`, `128`, `(2048,)`.
+        learning_rate, weight_decay, milestones: SGD settings. Default to
+            `0.06`, `5e-4`, `None` (cosine decay).
+        num_images: int, images generated for `"shapes"`. Defaults to `2000`.
+        knn_every, knn_images, knn_k, knn_temperature: the kNN monitor.
+            Default to `1`, `600`, `200`, `0.1`.
+        augmentation: `TwoViewAugmentation` or `None` (the data's default).
+        seed, mixed_precision, require_gpu, deterministic: see
+            `tfvision.training.configure_run`. Default to `0`, `"off"`,
+            `False`, `False`.
+        strategy: str, `tfvision.training.distribution.STRATEGIES`.
+            Defaults to `"none"`.
+        resume: bool. Continue from `save_dir/last.keras` when there is one.
+            Defaults to `True`.
+        callbacks: extra `keras.callbacks.Callback`s. Defaults to `()`.
+        verbose: int, `fit`'s verbosity. Defaults to `1`.
+
     Returns:
         `(model, history)`: the `MoCo` model and `{metric: [values]}` of this call.
+
+    Example:
+    >>> model, history = pretrain_moco("shapes", "runs/moco", arch="small_cnn",
+    ...                                image_size=32, epochs=2)  # doctest: +SKIP
     """
     from tfvision.data.two_view import two_view_dataset
 
