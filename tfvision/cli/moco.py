@@ -1,6 +1,6 @@
 """`tfvision moco pretrain | knn | linear-probe`."""
 
-from tfvision.cli.options import add_run_options
+from tfvision.cli.options import add_resume_option, add_run_options, add_strategy_option
 
 
 def add_commands(commands):
@@ -18,7 +18,8 @@ def _add_pretrain(sub):
         description="Pretrains a MoCo encoder on DATA (shapes, an image folder, or tfds:NAME). "
         "Checkpoints, logs and SAVE_DIR/backbone.weights.h5 (the backbone alone, for "
         "'classifier train --weights' and the detector's --backbone-weights) go to "
-        "--save-dir; a killed run started again resumes from its last epoch.",
+        "--save-dir; a killed run started again resumes from its last completed epoch "
+        "(--no-resume starts again at epoch 0).",
     )
     pretrain.add_argument("data", help="shapes, an image folder, or tfds:NAME (e.g. tfds:cifar10)")
     pretrain.add_argument("--save-dir", required=True, help="folder for checkpoints and logs")
@@ -61,6 +62,8 @@ def _add_pretrain(sub):
                           help="kNN monitor every N epochs, 0 to skip (default 1)")
     pretrain.add_argument("--knn-k", type=int, default=200, help="kNN neighbours (default 200)")
     add_run_options(pretrain)
+    add_strategy_option(pretrain)
+    add_resume_option(pretrain)
     pretrain.set_defaults(run=run_pretrain)
 
 
@@ -108,9 +111,11 @@ def run_pretrain(args):
         milestones=args.milestones, num_images=args.num_images, knn_every=args.knn_every,
         knn_k=args.knn_k, seed=0 if args.seed is None else args.seed,
         mixed_precision=args.mixed_precision, require_gpu=args.gpu,
+        deterministic=args.deterministic, strategy=args.strategy, resume=args.resume,
     )
-    if history.get("knn_accuracy"):
-        print(f"Last kNN accuracy: {history['knn_accuracy'][-1]:.4f}")
+    measured = [value for value in history.get("knn_accuracy", []) if value == value]  # not NaN
+    if measured:
+        print(f"Last kNN accuracy: {measured[-1]:.4f}")
     print(f"Checkpoints in {args.save_dir} (last.keras, best.keras); "
           f"backbone weights {args.save_dir}/{BACKBONE_FILE}")
 

@@ -59,7 +59,10 @@ def embed(model, dataset):
     """
     features, labels = [], []
     for images, batch_labels in dataset:
-        features.append(np.asarray(model.predict_on_batch(images), "float32"))
+        outputs = np.asarray(model.predict_on_batch(images), "float32")
+        # Under a strategy with R replicas, Keras 3.15's `predict_on_batch` runs the
+        # whole batch on every replica and concatenates them, `[R * B, D]`.
+        features.append(outputs[: len(batch_labels)])  # [B, D]
         labels.append(np.asarray(batch_labels, "int32"))
     features = np.concatenate(features)
     features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
@@ -86,9 +89,10 @@ def knn_accuracy(model, memory_data, test_data, num_classes, k=200, temperature=
 class KNNMonitor(keras.callbacks.Callback):
     """Logs the weighted kNN accuracy of the model's features every `every_n_epochs`.
 
-    The value goes into the epoch logs as `knn_accuracy`, so the CSV logger,
-    TensorBoard and the history record it when this callback comes before
-    them; `self.history` keeps `(epoch, accuracy)` pairs for plotting.
+    The value goes into the epoch logs as `knn_accuracy` (NaN in the epochs
+    it skips), so the CSV logger, TensorBoard and the history record it when
+    this callback comes before them; `self.history` keeps `(epoch, accuracy)`
+    pairs of the measured epochs for plotting.
 
     Args:
         memory_data: `tf.data.Dataset` of `(images, labels)`, the memory bank
@@ -126,6 +130,10 @@ class KNNMonitor(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs:
+            if logs is not None:
+                # Not measured: NaN keeps the same columns in every row of a CSV
+                # history, whichever epoch a (resumed) run starts at.
+                logs["knn_accuracy"] = float("nan")
             return
         accuracy = self.evaluate()
         self.history.append((epoch + 1, accuracy))

@@ -251,12 +251,31 @@ class MoCo(keras.Model):
         variables = self.trainable_variables
         gradients = tape.gradient(scaled_loss, variables)
         self.optimizer.apply(gradients, variables)
-        keys = ops.concatenate([keys_1, keys_2], axis=0) if self.symmetric else keys_2  # [N', D]
+        keys = [keys_1, keys_2] if self.symmetric else [keys_2]
         if _num_replicas() > 1:
+            # Each view's keys of all replicas, in replica order: the global batch's
+            # order, so the queue is filled as on one device.
             context = tf.distribute.get_replica_context()
-            keys = context.all_gather(keys, axis=0)  # [R * N', D], replica order
-        self.enqueue(keys)
+            keys = [context.all_gather(k, axis=0) for k in keys]  # [R * N, D] each
+        self.enqueue(ops.concatenate(keys, axis=0))  # [N', D], view 1's keys first
+        if _num_replicas() > 1:
+            self._average_batch_norm_statistics()
         return self._update_metrics(loss, positive)
+
+    def _average_batch_norm_statistics(self):
+        """Sets every replica's batch-norm moving statistics to their mean over the replicas.
+
+        Keras keeps one copy of them per replica (aggregation "none"), each moved
+        towards its own replica's batch statistics, so the copies drift apart and a
+        checkpoint keeps the first replica's. Their mean is what
+        `SplitBatchNormalization` keeps on one device: the same moving statistics
+        with `R` replicas as with `bn_splits=R` on one device.
+        """
+        context = tf.distribute.get_replica_context()
+        for layer in self._flatten_layers(include_self=False):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                for statistic in (layer.moving_mean, layer.moving_variance):
+                    statistic.assign(context.all_reduce("mean", statistic.value))
 
     def test_step(self, data):
         view_1, view_2 = _unpack(data)

@@ -13,8 +13,9 @@ from tfvision.models.moco.knn_monitor import KNNMonitor, knn_accuracy
 from tfvision.models.moco.linear_probe import probe_encoder
 from tfvision.models.moco.moco_model import MoCo
 from tfvision.models.moco.small_cnn import SmallCNN
-from tfvision.training.callbacks import TrainingCurvesCallback
+from tfvision.training.callbacks import HistoryCSVLogger, TrainingCurvesCallback
 from tfvision.training.checkpoints import CheckpointCallback, load_checkpoint, read_checkpoint_state
+from tfvision.training.distribution import distribution_strategy
 from tfvision.training.setup import configure_run
 
 ARCHS = ("mobilenet_v2", "small_cnn")
@@ -113,6 +114,9 @@ def pretrain_moco(
     seed=0,
     mixed_precision="off",
     require_gpu=False,
+    deterministic=False,
+    strategy="none",
+    resume=True,
     callbacks=(),
     verbose=1,
 ):
@@ -123,7 +127,17 @@ def pretrain_moco(
     state; `history.csv` (appended across resumed runs); `logs/` (TensorBoard,
     scalars per batch and per epoch); `training_curves.png`; and at the end
     `backbone.weights.h5`, the query backbone alone (the transfer contract).
-    Started again with the same arguments, a run resumes from `last.keras`.
+    Started again with the same arguments (after a crash or `kill -9`), a run
+    resumes from `last.keras`: an epoch's CSV row is written before the
+    checkpoint that marks the epoch done, and rows of epochs the resumed run
+    repeats are replaced, so `history.csv` holds every epoch once.
+    `resume=False` starts again at epoch 0 (the history is rewritten and the
+    checkpoints overwritten).
+
+    `strategy="mirrored"` (see `tfvision.training.distribution_strategy`)
+    builds and compiles MoCo inside the strategy's scope and splits each batch
+    of `batch_size` pairs over the local devices; the key batch is shuffled
+    across them (shuffle-BN) and the keys of all of them are enqueued.
 
     SGD with momentum 0.9 and weight decay; the learning rate follows a
     cosine decay, or drops ×0.1 at each epoch of `milestones`. A kNN monitor
@@ -132,12 +146,51 @@ def pretrain_moco(
     schedule it was compiled with (its total epochs), whatever `epochs` says.
     `callbacks` are added after tfvision's own.
 
+    Args:
+        data: str. `"shapes"`, an image folder or `"tfds:NAME"` (see
+            `two_view_dataset`).
+        save_dir: str. Output folder.
+        arch, alpha, image_size, bn_splits: the encoder (see
+            `build_encoder_backbone`). Default to `"mobilenet_v2"`, `0.35`,
+            `64`, `1`. With a strategy, `bn_splits` splits each replica's part.
+        epochs, batch_size: int. Default to `20`, `64` (the global batch).
+        queue_size, momentum, temperature, symmetric, projection_dim,
+            hidden_dims: the `MoCo` arguments. Default to `4096`, `0.99`,
+            `0.2`, `False`, `128`, `(2048,)`.
+        learning_rate, weight_decay, milestones: SGD settings. Default to
+            `0.06`, `5e-4`, `None` (cosine decay).
+        num_images: int, images generated for `"shapes"`. Defaults to `2000`.
+        knn_every, knn_images, knn_k, knn_temperature: the kNN monitor.
+            Default to `1`, `600`, `200`, `0.1`.
+        augmentation: `TwoViewAugmentation` or `None` (the data's default).
+        seed, mixed_precision, require_gpu, deterministic: see
+            `tfvision.training.configure_run`. Default to `0`, `"off"`,
+            `False`, `False`.
+        strategy: str, `tfvision.training.distribution.STRATEGIES`.
+            Defaults to `"none"`.
+        resume: bool. Continue from `save_dir/last.keras` when there is one.
+            Defaults to `True`.
+        callbacks: extra `keras.callbacks.Callback`s. Defaults to `()`.
+        verbose: int, `fit`'s verbosity. Defaults to `1`.
+
     Returns:
         `(model, history)`: the `MoCo` model and `{metric: [values]}` of this call.
+
+    Example:
+    >>> model, history = pretrain_moco("shapes", "runs/moco", arch="small_cnn",
+    ...                                image_size=32, epochs=2)  # doctest: +SKIP
     """
     from tfvision.data.two_view import two_view_dataset
 
-    configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu)
+    configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu,
+                  deterministic=deterministic)
+    distribution = distribution_strategy(strategy)
+    replicas = distribution.num_replicas_in_sync
+    if batch_size % (replicas * bn_splits):
+        raise ValueError(
+            f"The batch size must split evenly over {replicas} replica(s) and bn_splits="
+            f"{bn_splits} sub-batches on each. Received: batch_size={batch_size}"
+        )
     pairs, count = two_view_dataset(data, image_size, batch_size, augmentation=augmentation,
                                     seed=seed, num_images=num_images)
     steps_per_epoch = count // batch_size
@@ -152,32 +205,35 @@ def pretrain_moco(
             "queue size (the CIFAR-10 demo: 4096 for 50000 images).", stacklevel=2,
         )
     last = os.path.join(save_dir, "last.keras")
-    done = (read_checkpoint_state(last)["epoch"] or 0) if os.path.isfile(last) else 0
-    if done:
-        model, _ = load_checkpoint(last)
-    else:
-        model = MoCo(
-            build_encoder_backbone(arch, image_size, alpha, bn_splits),
-            projection_dim=projection_dim, hidden_dims=hidden_dims, queue_size=queue_size,
-            momentum=momentum, temperature=temperature, symmetric=symmetric, seed=seed,
-        )
-        schedule = learning_rate_schedule(learning_rate, epochs * steps_per_epoch, milestones,
-                                          steps_per_epoch)
-        model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9,
-                                                     weight_decay=weight_decay))
-    history = {}
-    if done < epochs:
-        callbacks = _callbacks(save_dir, data, image_size, knn_every, knn_images, knn_k,
-                               knn_temperature, seed, verbose) + list(callbacks)
-        fit = model.fit(pairs, epochs=epochs, initial_epoch=done, callbacks=callbacks,
-                        verbose=verbose)
-        history = fit.history
+    resumable = resume and os.path.isfile(last)
+    done = (read_checkpoint_state(last)["epoch"] or 0) if resumable else 0
+    # Model, optimizer and metrics are created inside the scope: mirrored variables.
+    with distribution.scope():
+        if done:
+            model, _ = load_checkpoint(last)
+        else:
+            model = MoCo(
+                build_encoder_backbone(arch, image_size, alpha, bn_splits),
+                projection_dim=projection_dim, hidden_dims=hidden_dims, queue_size=queue_size,
+                momentum=momentum, temperature=temperature, symmetric=symmetric, seed=seed,
+            )
+            schedule = learning_rate_schedule(learning_rate, epochs * steps_per_epoch,
+                                              milestones, steps_per_epoch)
+            model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9,
+                                                         weight_decay=weight_decay))
+        history = {}
+        if done < epochs:
+            callbacks = _callbacks(save_dir, data, image_size, knn_every, knn_images, knn_k,
+                                   knn_temperature, seed, verbose, resume) + list(callbacks)
+            fit = model.fit(pairs, epochs=epochs, initial_epoch=done, callbacks=callbacks,
+                            verbose=verbose)
+            history = fit.history
     model.save_backbone_weights(os.path.join(save_dir, BACKBONE_FILE))
     return model, history
 
 
 def _callbacks(save_dir, data, image_size, knn_every, knn_images, knn_k, knn_temperature, seed,
-               verbose):
+               verbose, resume=True):
     os.makedirs(save_dir, exist_ok=True)
     callbacks = []
     if knn_every:
@@ -189,9 +245,14 @@ def _callbacks(save_dir, data, image_size, knn_every, knn_images, knn_k, knn_tem
                                     every_n_epochs=knn_every, k=knn_k,
                                     temperature=knn_temperature, verbose=bool(verbose)))
     csv_path = os.path.join(save_dir, "history.csv")
+    checkpoints = CheckpointCallback(save_dir, monitor="loss", mode="min")
+    if not resume:
+        checkpoints.best = None  # A fresh run's first epoch is its best so far.
     callbacks += [
-        CheckpointCallback(save_dir, monitor="loss", mode="min"),
-        keras.callbacks.CSVLogger(csv_path, append=True),
+        # The epoch's row is written before `last.keras` marks the epoch done; a
+        # kill between the two repeats the epoch, whose row is then replaced.
+        HistoryCSVLogger(csv_path),
+        checkpoints,
         TrainingCurvesCallback(csv_path, os.path.join(save_dir, "training_curves.png")),
         keras.callbacks.TensorBoard(os.path.join(save_dir, "logs"), update_freq="batch"),
     ]
