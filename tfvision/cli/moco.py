@@ -1,6 +1,6 @@
 """`tfvision moco pretrain | knn | linear-probe`."""
 
-from tfvision.cli.options import add_run_options
+from tfvision.cli.options import add_run_options, add_strategy_option
 
 
 def add_commands(commands):
@@ -61,6 +61,7 @@ def _add_pretrain(sub):
                           help="kNN monitor every N epochs, 0 to skip (default 1)")
     pretrain.add_argument("--knn-k", type=int, default=200, help="kNN neighbours (default 200)")
     add_run_options(pretrain)
+    add_strategy_option(pretrain)
     pretrain.set_defaults(run=run_pretrain)
 
 
@@ -107,7 +108,7 @@ def run_pretrain(args):
         learning_rate=args.learning_rate, weight_decay=args.weight_decay,
         milestones=args.milestones, num_images=args.num_images, knn_every=args.knn_every,
         knn_k=args.knn_k, seed=0 if args.seed is None else args.seed,
-        mixed_precision=args.mixed_precision, require_gpu=args.gpu,
+        mixed_precision=args.mixed_precision, require_gpu=args.gpu, strategy=args.strategy,
     )
     if history.get("knn_accuracy"):
         print(f"Last kNN accuracy: {history['knn_accuracy'][-1]:.4f}")

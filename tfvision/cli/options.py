@@ -26,7 +26,8 @@ def add_strategy_option(parser):
         "--strategy",
         choices=STRATEGIES,
         default="none",
-        help="tf.distribute strategy: mirrored = every local GPU (default none)",
+        help="tf.distribute strategy: mirrored = every local GPU; multi-worker = the "
+        "machines of the TF_CONFIG environment variable, same command on each (default none)",
     )
 
 

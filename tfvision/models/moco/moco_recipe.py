@@ -15,6 +15,13 @@ from tfvision.models.moco.moco_model import MoCo
 from tfvision.models.moco.small_cnn import SmallCNN
 from tfvision.training.callbacks import TrainingCurvesCallback
 from tfvision.training.checkpoints import CheckpointCallback, load_checkpoint, read_checkpoint_state
+from tfvision.training.distribution import (
+    check_shared_seed,
+    distribution_strategy,
+    global_batch_size,
+    shard_by_data,
+    worker_save_dir,
+)
 from tfvision.training.setup import configure_run
 
 ARCHS = ("mobilenet_v2", "small_cnn")
@@ -113,6 +120,7 @@ def pretrain_moco(
     seed=0,
     mixed_precision="off",
     require_gpu=False,
+    strategy="none",
     callbacks=(),
     verbose=1,
 ):
@@ -130,16 +138,24 @@ def pretrain_moco(
     (`KNNMonitor`, k, T as the demo) runs every `knn_every` epochs (0: never)
     on the training and test splits of `data`. A resumed run keeps the
     schedule it was compiled with (its total epochs), whatever `epochs` says.
-    `callbacks` are added after tfvision's own.
+    `callbacks` are added after tfvision's own. `strategy` is a name of
+    `tfvision.training.distribution_strategy`; under `"multi-worker"` each
+    worker takes `batch_size` pairs of every global batch and only the chief
+    writes to `save_dir` (see `worker_save_dir`).
 
     Returns:
         `(model, history)`: the `MoCo` model and `{metric: [values]}` of this call.
     """
     from tfvision.data.two_view import two_view_dataset
 
+    distribution = distribution_strategy(strategy)  # First: collectives start before TF runs.
     configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu)
+    check_shared_seed(seed, distribution)
+    save_dir = worker_save_dir(save_dir, distribution)
+    batch_size = global_batch_size(batch_size, distribution)
     pairs, count = two_view_dataset(data, image_size, batch_size, augmentation=augmentation,
                                     seed=seed, num_images=num_images)
+    pairs = shard_by_data(pairs)
     steps_per_epoch = count // batch_size
     if steps_per_epoch < 1:
         raise ValueError(
@@ -153,18 +169,19 @@ def pretrain_moco(
         )
     last = os.path.join(save_dir, "last.keras")
     done = (read_checkpoint_state(last)["epoch"] or 0) if os.path.isfile(last) else 0
-    if done:
-        model, _ = load_checkpoint(last)
-    else:
-        model = MoCo(
-            build_encoder_backbone(arch, image_size, alpha, bn_splits),
-            projection_dim=projection_dim, hidden_dims=hidden_dims, queue_size=queue_size,
-            momentum=momentum, temperature=temperature, symmetric=symmetric, seed=seed,
-        )
-        schedule = learning_rate_schedule(learning_rate, epochs * steps_per_epoch, milestones,
-                                          steps_per_epoch)
-        model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9,
-                                                     weight_decay=weight_decay))
+    with distribution.scope():  # Mirrored model, optimizer and metric variables.
+        if done:
+            model, _ = load_checkpoint(last)
+        else:
+            model = MoCo(
+                build_encoder_backbone(arch, image_size, alpha, bn_splits),
+                projection_dim=projection_dim, hidden_dims=hidden_dims, queue_size=queue_size,
+                momentum=momentum, temperature=temperature, symmetric=symmetric, seed=seed,
+            )
+            schedule = learning_rate_schedule(learning_rate, epochs * steps_per_epoch, milestones,
+                                              steps_per_epoch)
+            model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9,
+                                                         weight_decay=weight_decay))
     history = {}
     if done < epochs:
         callbacks = _callbacks(save_dir, data, image_size, knn_every, knn_images, knn_k,
