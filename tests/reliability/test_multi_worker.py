@@ -20,13 +20,17 @@ import textwrap
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from tfvision.cli.main import build_parser
 from tfvision.data import write_image_folder
+from tfvision.training import distribution
 
 WORKER = textwrap.dedent(
     """
     import json, os, sys
     import numpy as np
+    from tfvision.training import distribution
     from tfvision.training.distribution import distribution_strategy, shard_by_data
     strategy = distribution_strategy("multi-worker")  # before TensorFlow runs anything
     import keras
@@ -49,7 +53,14 @@ WORKER = textwrap.dedent(
         moved = float(np.abs(model.output_dense.get_weights()[1]).max())  # bias starts at 0
         return history["loss"], moved, model.get_weights()
 
-    result = {"replicas": strategy.num_replicas_in_sync}
+    result = {"replicas": strategy.num_replicas_in_sync,
+              "chief": distribution.is_chief(strategy),
+              "global_batch": distribution.global_batch_size(8, strategy)}
+    try:
+        distribution.check_shared_seed(None, strategy)
+        result["seedless"] = "accepted"
+    except ValueError as error:
+        result["seedless"] = str(error)
     result["loss"], result["moved"], weights = fit_classifier(strategy)
     np.savez(os.path.join(out, f"fit_{index}.npz"), *weights)
 
@@ -139,6 +150,14 @@ def test_two_workers_train_the_classifier_as_one_device(run):
     assert chief["moved"] > 1e-3  # training changed the head
 
 
+def test_cluster_roles_batch_and_seed(run):
+    (chief, worker), _ = run
+    assert (chief["chief"], worker["chief"]) == (True, False)
+    assert chief["global_batch"] == worker["global_batch"] == 16  # 8 per worker
+    for result in (chief, worker):
+        assert "needs a seed" in result["seedless"]
+
+
 def test_recipes_end_with_identical_weights_on_both_workers(run):
     (chief, worker), out = run
     for name in ("classifier", "moco"):
@@ -159,3 +178,36 @@ def test_only_the_chief_writes_the_save_dir(run):
         # Worker 1 writes its own copy aside; worker 0 is the chief.
         assert (save_dir / "workertemp_1" / "last.keras").is_file()
         assert not (save_dir / "workertemp_0").exists()
+
+
+def test_one_process_strategies_keep_the_save_dir_and_batch(tmp_path):
+    strategy = distribution.distribution_strategy("none")
+    assert distribution.is_chief(strategy)
+    assert distribution.worker_save_dir(str(tmp_path), strategy) == str(tmp_path)
+    assert distribution.global_batch_size(8, strategy) == 8
+    distribution.check_shared_seed(None, strategy)  # one worker: no seed needed
+
+
+def test_shard_by_data_sets_the_data_policy():
+    dataset = distribution.shard_by_data(tf.data.Dataset.range(4))
+    policy = dataset.options().experimental_distribute.auto_shard_policy
+    assert policy == tf.data.experimental.AutoShardPolicy.DATA
+    assert list(dataset.as_numpy_iterator()) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("tf_config, message", [
+    ("{not json", "not valid JSON"),
+    ('{"cluster": {"worker": ["localhost:1"]}}', "must be"),
+])
+def test_a_bad_tf_config_is_refused(monkeypatch, tf_config, message):
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    with pytest.raises(ValueError, match=message) as error:
+        distribution.distribution_strategy("multi-worker")
+    assert "Received: TF_CONFIG=" in str(error.value)
+
+
+@pytest.mark.parametrize("command", [["moco", "pretrain", "shapes"],
+                                     ["classifier", "train", "data"]])
+def test_training_commands_take_strategy_multi_worker(command):
+    args = build_parser().parse_args([*command, "--save-dir", "run", "--strategy", "multi-worker"])
+    assert args.strategy == "multi-worker"
