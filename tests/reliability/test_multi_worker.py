@@ -45,10 +45,10 @@ WORKER = textwrap.dedent(
     def fit_classifier(strategy):
         keras.utils.set_random_seed(0)
         with strategy.scope():
-            model = ImageClassifier([str(i) for i in range(6)], image_size=48, alpha=0.35,
+            model = ImageClassifier([str(i) for i in range(6)], image_size=32, alpha=0.35,
                                     backbone_weights="shapes", hidden_units=(8,), dropout=0.0)
             model.compile(learning_rate=1e-2)
-        batches = image_folder(data, "train", image_size=48, batch_size=16, training=False)
+        batches = image_folder(data, "train", image_size=32, batch_size=16, training=False)
         history = model.fit(shard_by_data(batches.dataset), epochs=2, verbose=0).history
         moved = float(np.abs(model.output_dense.get_weights()[1]).max())  # bias starts at 0
         return history["loss"], moved, model.get_weights()
@@ -66,7 +66,7 @@ WORKER = textwrap.dedent(
 
     classifier, history = train_classifier(
         data, os.path.join(out, "classifier"), strategy="multi-worker", alpha=0.35,
-        image_size=48, weights="shapes", hidden_units=(8,), epochs=1, batch_size=8, seed=0,
+        image_size=32, weights="shapes", hidden_units=(8,), epochs=1, batch_size=8, seed=0,
         verbose=0,
     )
     result["recipe_loss"] = history["loss"]
@@ -133,7 +133,7 @@ def max_difference(a, b):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     data = str(tmp_path_factory.mktemp("multi_worker") / "shapes")
-    write_image_folder(data, {"train": 64, "valid": 16}, image_size=48, seed=21)
+    write_image_folder(data, {"train": 64, "valid": 16}, image_size=32, seed=21)
     out = tmp_path_factory.mktemp("multi_worker_out")
     return run_workers(data, str(out)), out
 
