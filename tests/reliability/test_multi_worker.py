@@ -6,7 +6,8 @@ worker 1, free ports), as two machines would. Each runs the same script:
 - the classifier fitted directly under the strategy on fixed (unaugmented)
   batches of 16, worker 0 then fitting the same model on one device with
   the same global batches as a reference;
-- the classifier recipe and the MoCo recipe with `strategy="multi-worker"`.
+- the classifier recipe and the MoCo recipe (with its kNN monitor) with
+  `strategy="multi-worker"`.
 
 Each worker saves its final weights; the test compares them.
 """
@@ -70,14 +71,19 @@ WORKER = textwrap.dedent(
         verbose=0,
     )
     result["recipe_loss"] = history["loss"]
+    images = np.random.default_rng(index).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    local = classifier.predict_on_batch(images)  # this worker's batch only
+    result["predict_shape"] = list(local.shape)
+    result["predict_error"] = float(np.abs(local - classifier(images, training=False)).max())
     np.savez(os.path.join(out, f"classifier_{index}.npz"), *classifier.get_weights())
 
     moco, history = pretrain_moco(
         "shapes", os.path.join(out, "moco"), arch="small_cnn", image_size=32, epochs=1,
         batch_size=8, queue_size=32, hidden_dims=(32,), projection_dim=16, num_images=64,
-        knn_every=0, seed=0, strategy="multi-worker", verbose=0,
+        knn_every=1, knn_images=32, knn_k=5, seed=0, strategy="multi-worker", verbose=0,
     )
     result["moco_loss"] = history["loss"]
+    result["knn_accuracy"] = history["knn_accuracy"]
     result["moco_steps"] = int(moco.optimizer.iterations.numpy())
     np.savez(os.path.join(out, f"moco_{index}.npz"), *moco.get_weights())
 
@@ -167,6 +173,15 @@ def test_recipes_end_with_identical_weights_on_both_workers(run):
     # 64 shapes images, 8 pairs per worker: 4 global batches of 16 in the epoch.
     assert chief["moco_steps"] == worker["moco_steps"] == 4
     assert chief["moco_loss"] == worker["moco_loss"] and np.isfinite(chief["moco_loss"][0])
+    # The kNN monitor embeds its images on each worker (predict_on_batch).
+    assert chief["knn_accuracy"] == worker["knn_accuracy"]
+    assert 0.0 <= chief["knn_accuracy"][0] <= 1.0
+
+
+def test_predict_on_batch_stays_on_its_worker(run):
+    for result in run[0]:
+        assert result["predict_shape"] == [3, 6]  # not 6 rows gathered from two workers
+        assert result["predict_error"] < 1e-5
 
 
 def test_only_the_chief_writes_the_save_dir(run):

@@ -25,6 +25,11 @@ step the moving statistics are therefore averaged over the replicas, as
 moving average of the replicas' mean batch statistics. Batch norm itself
 still normalises with each replica's own batch (shuffle-BN relies on it).
 
+Last, `predict_on_batch` takes a batch that is not distributed: every
+worker would run it whole and Keras would then gather all workers' outputs
+(twice the rows with two workers). Under the multi-worker strategy each
+worker predicts its own batch locally instead (the kNN monitor relies on it).
+
 The overrides change nothing under any other strategy.
 """
 
@@ -55,7 +60,7 @@ def _local_part(value, strategy):
 
 
 class MultiWorkerTrainerMixin:
-    """Lets `fit` and `evaluate` run under `MultiWorkerMirroredStrategy`.
+    """Lets `fit`, `evaluate` and `predict_on_batch` run under `MultiWorkerMirroredStrategy`.
 
     Put it before `keras.Model` in a model's bases. Under any other strategy
     (none, `MirroredStrategy`) it defers to Keras unchanged.
@@ -114,3 +119,12 @@ class MultiWorkerTrainerMixin:
         means = context.all_reduce("MEAN", values)
         for variable, mean in zip(statistics, means):
             variable.assign(mean)
+
+    def predict_on_batch(self, x):
+        if not in_multi_worker_mode(self.distribute_strategy):
+            return super().predict_on_batch(x)
+        # This worker's batch, this worker's outputs: no cross-worker gather.
+        if getattr(self, "_local_predict_function", None) is None:
+            self._local_predict_function = tf.function(self.predict_step, reduce_retracing=True)
+        outputs = self._local_predict_function((x,))
+        return tree.map_structure(lambda v: v.numpy(), outputs)
