@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -101,29 +102,49 @@ def free_port():
         return server.getsockname()[1]
 
 
-def run_workers(data, out):
-    """Starts two workers of one cluster and returns what each printed."""
+def run_workers(data, out, timeout=900):
+    """Starts two workers of one cluster and returns what each printed last.
+
+    A worker that fails stops the other (which would wait for it forever).
+    """
     cluster = {"worker": [f"localhost:{free_port()}", f"localhost:{free_port()}"]}
-    workers = []
+    workers, logs = [], []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         env = {**os.environ, "TF_CONFIG": tf_config, "TF_CPP_MIN_LOG_LEVEL": "3",
                "CUDA_VISIBLE_DEVICES": ""}
-        workers.append(subprocess.Popen(
-            [sys.executable, "-c", WORKER, data, out], env=env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        ))
-    results = []
+        stdout = open(os.path.join(out, f"worker_{index}.out"), "w+")
+        stderr = open(os.path.join(out, f"worker_{index}.err"), "w+")
+        logs.append((stdout, stderr))
+        workers.append(subprocess.Popen([sys.executable, "-c", WORKER, data, out], env=env,
+                                        text=True, stdout=stdout, stderr=stderr))
     try:
-        for worker in workers:
-            stdout, stderr = worker.communicate(timeout=600)
-            assert worker.returncode == 0, stderr[-3000:]
-            results.append(json.loads(stdout.strip().splitlines()[-1]))
+        deadline = time.monotonic() + timeout
+        while any(w.poll() is None for w in workers) and time.monotonic() < deadline:
+            if any(w.poll() not in (None, 0) for w in workers):
+                break
+            time.sleep(0.5)
+        # The failed worker first (its peer is then stuck), else one still running.
+        codes = [w.poll() for w in workers]
+        for index in sorted(range(2), key=lambda i: codes[i] in (None, 0)):
+            if codes[index] != 0:
+                stderr = logs[index][1]
+                stderr.seek(0)
+                state = "timed out" if codes[index] is None else f"exited with {codes[index]}"
+                pytest.fail(f"worker {index} {state}:\n{stderr.read()[-3000:]}")
+        results = []
+        for stdout, _ in logs:
+            stdout.seek(0)
+            results.append(json.loads(stdout.read().strip().splitlines()[-1]))
+        return results
     finally:
         for worker in workers:
             if worker.poll() is None:
                 worker.kill()
-    return results
+                worker.wait()
+        for files in logs:
+            for file in files:
+                file.close()
 
 
 def load_weights(path):
