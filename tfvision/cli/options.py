@@ -4,7 +4,7 @@ import argparse
 
 # `tfvision.training.distribution.STRATEGIES`, spelled out: the CLI must not
 # import TensorFlow or Keras before a command runs (`tfvision serve` runs without).
-STRATEGIES = ("none", "mirrored")
+STRATEGIES = ("none", "mirrored", "multi-worker")
 
 
 def add_run_options(parser):
@@ -23,12 +23,13 @@ def add_run_options(parser):
     parser.add_argument("--gpu", action="store_true", help="train on the GPU (fail if none)")
 
 
-def add_strategy_option(parser):
+def add_strategy_option(parser, strategies=STRATEGIES):
     parser.add_argument(
         "--strategy",
-        choices=STRATEGIES,
+        choices=strategies,
         default="none",
-        help="tf.distribute strategy: mirrored = every local GPU (default none)",
+        help="tf.distribute strategy: mirrored = every local GPU; multi-worker = the "
+        "machines of the TF_CONFIG environment variable, same command on each (default none)",
     )
 
 

@@ -7,15 +7,17 @@ from tfvision.training.checkpoints import (
     read_checkpoint_state,
     save_checkpoint,
 )
-from tfvision.training.distribution import distribution_strategy
+from tfvision.training.distribution import distribution_strategy, worker_save_dir
 from tfvision.training.grouped_optimizer import GroupedOptimizer
 from tfvision.training.lr_sweep import SweepResult, learning_rate_sweep
+from tfvision.training.multi_worker import MultiWorkerTrainerMixin
 from tfvision.training.one_cycle import OneCycleSchedule
 from tfvision.training.setup import configure_run
 
 __all__ = [
     "CheckpointCallback",
     "GroupedOptimizer",
+    "MultiWorkerTrainerMixin",
     "OneCycleSchedule",
     "SweepResult",
     "configure_run",
@@ -25,4 +27,5 @@ __all__ = [
     "read_checkpoint_state",
     "save_checkpoint",
     "training_callbacks",
+    "worker_save_dir",
 ]

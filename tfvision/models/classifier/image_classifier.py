@@ -7,10 +7,11 @@ import numpy as np
 
 from tfvision.layers.image_normalization import ImageNormalization
 from tfvision.models.classifier.backbones import build_backbone, normalization_mode
+from tfvision.training.multi_worker import MultiWorkerTrainerMixin
 
 
 @keras.saving.register_keras_serializable(package="tfvision")
-class ImageClassifier(keras.Model):
+class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
     """A backbone (frozen by default) with a new feed-forward head.
 
     The model takes float RGB images in 0..255 at `image_size` x

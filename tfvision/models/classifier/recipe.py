@@ -14,7 +14,13 @@ from tfvision.data.category_names import display_names_for
 from tfvision.models.classifier.image_classifier import ImageClassifier
 from tfvision.training.callbacks import training_callbacks
 from tfvision.training.checkpoints import load_checkpoint, read_checkpoint_state
-from tfvision.training.distribution import distribution_strategy
+from tfvision.training.distribution import (
+    check_shared_seed,
+    distribution_strategy,
+    global_batch_size,
+    shard_by_data,
+    worker_save_dir,
+)
 from tfvision.training.lr_sweep import learning_rate_sweep
 from tfvision.training.setup import configure_run
 
@@ -78,19 +84,27 @@ def train_classifier(
     times `fine_tune_learning_rate_factor`.
 
     `strategy="mirrored"` (see `tfvision.training.distribution_strategy`)
-    spreads each batch of `batch_size` images over the local devices.
+    spreads each batch of `batch_size` images over the local devices;
+    `strategy="multi-worker"` trains on the cluster of `TF_CONFIG`, each
+    worker taking `batch_size` images of every global batch, and only the
+    chief writing to `save_dir` (see `worker_save_dir`).
 
     Returns:
         `(model, history)`: the trained model (best epoch's weights are in
         `save_dir/best.keras`) and `{metric: [values]}` of this call.
     """
-    configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu)
+    # First: a multi-worker strategy sets up its collectives before TensorFlow runs.
     distribution = distribution_strategy(strategy)
+    configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu)
+    check_shared_seed(seed, distribution)
+    save_dir = worker_save_dir(save_dir, distribution)
+    batch_size = global_batch_size(batch_size, distribution)
     # Model, optimizer and metrics are created inside the scope: mirrored variables.
     with distribution.scope():
         train = load_split(data, "train", image_size, batch_size, training=True, seed=seed,
                            strict=strict, crop_scale=crop_scale)
         valid = load_split(data, "valid", image_size, batch_size, training=False, strict=strict)
+        train.dataset, valid.dataset = shard_by_data(train.dataset), shard_by_data(valid.dataset)
         if valid.class_names != train.class_names:
             raise ValueError(
                 f"The train and valid splits of {data} have different classes: "

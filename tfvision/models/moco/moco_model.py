@@ -15,6 +15,7 @@ from tfvision.models.moco.batch_shuffle import (
 from tfvision.models.moco.key_queue import fifo_enqueue
 from tfvision.models.moco.moco_heads import ProjectionHead, l2_normalize
 from tfvision.models.moco.momentum import momentum_update
+from tfvision.training.multi_worker import MultiWorkerTrainerMixin
 
 
 def _num_replicas():
@@ -31,7 +32,7 @@ def _clone(backbone, name):
 
 
 @keras.saving.register_keras_serializable(package="tfvision")
-class MoCo(keras.Model):
+class MoCo(MultiWorkerTrainerMixin, keras.Model):
     """Momentum Contrast (MoCo v1 / v2) with a custom `train_step`.
 
     A query encoder (`backbone` + `ProjectionHead`) is trained so that its

@@ -9,13 +9,20 @@ import warnings
 
 import keras
 
+from tfvision.data.epoch_seeds import epoch_seeds_callbacks
 from tfvision.models.moco.knn_monitor import KNNMonitor, knn_accuracy
 from tfvision.models.moco.linear_probe import probe_encoder
 from tfvision.models.moco.moco_model import MoCo
 from tfvision.models.moco.small_cnn import SmallCNN
 from tfvision.training.callbacks import HistoryCSVLogger, TrainingCurvesCallback
 from tfvision.training.checkpoints import CheckpointCallback, load_checkpoint, read_checkpoint_state
-from tfvision.training.distribution import distribution_strategy
+from tfvision.training.distribution import (
+    check_shared_seed,
+    distribution_strategy,
+    global_batch_size,
+    shard_by_data,
+    worker_save_dir,
+)
 from tfvision.training.setup import configure_run
 
 ARCHS = ("mobilenet_v2", "small_cnn")
@@ -144,7 +151,10 @@ def pretrain_moco(
     (`KNNMonitor`, k, T as the demo) runs every `knn_every` epochs (0: never)
     on the training and test splits of `data`. A resumed run keeps the
     schedule it was compiled with (its total epochs), whatever `epochs` says.
-    `callbacks` are added after tfvision's own.
+    `callbacks` are added after tfvision's own. `strategy` is a name of
+    `tfvision.training.distribution_strategy`; under `"multi-worker"` each
+    worker takes `batch_size` pairs of every global batch and only the chief
+    writes to `save_dir` (see `worker_save_dir`).
 
     Args:
         data: str. `"shapes"`, an image folder or `"tfds:NAME"` (see
@@ -182,9 +192,12 @@ def pretrain_moco(
     """
     from tfvision.data.two_view import two_view_dataset
 
+    distribution = distribution_strategy(strategy)  # First: collectives start before TF runs.
     configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu,
                   deterministic=deterministic)
-    distribution = distribution_strategy(strategy)
+    check_shared_seed(seed, distribution)
+    save_dir = worker_save_dir(save_dir, distribution)
+    batch_size = global_batch_size(batch_size, distribution)
     replicas = distribution.num_replicas_in_sync
     if batch_size % (replicas * bn_splits):
         raise ValueError(
@@ -193,6 +206,7 @@ def pretrain_moco(
         )
     pairs, count = two_view_dataset(data, image_size, batch_size, augmentation=augmentation,
                                     seed=seed, num_images=num_images)
+    pairs = shard_by_data(pairs)
     steps_per_epoch = count // batch_size
     if steps_per_epoch < 1:
         raise ValueError(
@@ -223,8 +237,12 @@ def pretrain_moco(
                                                          weight_decay=weight_decay))
         history = {}
         if done < epochs:
-            callbacks = _callbacks(save_dir, data, image_size, knn_every, knn_images, knn_k,
-                                   knn_temperature, seed, verbose, resume) + list(callbacks)
+            # The pairs' shuffle and augmentation follow the epoch number, so a
+            # resumed run sees the batches of an uninterrupted one.
+            callbacks = epoch_seeds_callbacks([pairs]) + _callbacks(
+                save_dir, data, image_size, knn_every, knn_images, knn_k, knn_temperature, seed,
+                verbose, resume,
+            ) + list(callbacks)
             fit = model.fit(pairs, epochs=epochs, initial_epoch=done, callbacks=callbacks,
                             verbose=verbose)
             history = fit.history
