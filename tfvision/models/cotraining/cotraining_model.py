@@ -4,6 +4,11 @@ import keras
 import tensorflow as tf
 
 
+def _num_replicas():
+    context = tf.distribute.get_replica_context()
+    return 1 if context is None else context.num_replicas_in_sync
+
+
 @keras.saving.register_keras_serializable(package="tfvision")
 class CoTraining(keras.Model):
     """Two classifiers over two aligned views of the same samples.
@@ -18,6 +23,8 @@ class CoTraining(keras.Model):
     aligned samples, `((images0, images1), labels)`, and reports both models'
     loss and accuracy and the accuracy of their averaged prediction (the
     ensemble). The step traces under `tf.function` and compiles under XLA.
+    Under a `tf.distribute` strategy each replica's loss is divided by the
+    number of replicas, so the summed gradients are those of the global batch.
 
     `fit_rounds` (see `rounds.py`) wraps `fit` in co-training rounds.
 
@@ -142,7 +149,8 @@ class CoTraining(keras.Model):
             with tf.GradientTape() as tape:
                 probabilities = model(images, training=True)  # [B, C]
                 loss = self.loss_fn(labels, probabilities)
-                scaled = optimizer.scale_loss(loss)
+                # Gradients are summed over replicas: average the loss instead.
+                scaled = optimizer.scale_loss(loss / _num_replicas())
             gradients = tape.gradient(scaled, model.trainable_variables)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables))
             self.loss_trackers[i].update_state(loss)
