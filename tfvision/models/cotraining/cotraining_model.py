@@ -113,6 +113,10 @@ class CoTraining(keras.Model):
         self.optimizer0, self.optimizer1 = optimizers
         self.loss_fn = keras.losses.get(loss) if loss is not None else (
             keras.losses.SparseCategoricalCrossentropy())
+        if self.built:
+            # Optimizer variables now, in the caller's `strategy.scope()`: built
+            # lazily inside a distributed step they would be per-replica.
+            self.build()
 
     @property
     def optimizers(self):

@@ -1,17 +1,17 @@
 """The co-training backup: everything a killed run needs to go on from its last epoch.
 
 After every epoch (and after every round's pseudo-label exchange) the backup
-folder receives, in this order: both models' weights with their optimizers'
-state (`weights-<n>.weights.h5`), the random-generator states of the layers
-(dropout) and the per-view early-stopping best weights, which Keras' weight
-files leave out (`arrays-<n>.npz`), and last `state.json`, which names those two files and
-holds the rest as JSON: round and epoch, whether the round's training
-stopped early, the patience counters, each model's training set (sample
-indices and labels, pseudo-labels included), the unlabelled pool, the round
-history and a log of every epoch. Each file is written beside its name and
-renamed over it (`os.replace`), and files of older states are deleted only
-once the new `state.json` is in place: a kill at any moment leaves the last
-complete state. Nothing is pickled.
+folder receives, in this order: `arrays-<n>.npz`, every variable training
+changes (both models' weights, the dropout layers' random-generator states,
+both optimizers' state) and the per-view early-stopping best weights; then
+`state.json`, which names that file and holds the rest as JSON: round and
+epoch, whether the round's training stopped early, the patience counters,
+each model's training set (sample indices and labels, pseudo-labels
+included), the unlabelled pool, the round history and a log of every epoch.
+Each file is written beside its name and renamed over it (`os.replace`), and
+the file of the older state is deleted only once the new `state.json` is in
+place: a kill at any moment leaves the last complete state. Nothing is
+pickled (`np.load(..., allow_pickle=False)`).
 """
 
 import csv
@@ -98,47 +98,51 @@ class RoundBackup:
         """
         os.makedirs(self.directory, exist_ok=True)
         serial = int(state.get("serial", 0)) + 1
-        weights = f"weights-{serial:06d}.weights.h5"
-        temporary = os.path.join(self.directory, f"partial-{weights}")
-        cotraining.save_weights(temporary)  # both models and both optimizers
-        os.replace(temporary, os.path.join(self.directory, weights))
-        arrays = {f"seed_{j:04d}": keras.ops.convert_to_numpy(variable)
-                  for j, variable in enumerate(_seed_states(cotraining))}
+        arrays = {f"variable_{j:05d}": keras.ops.convert_to_numpy(variable)
+                  for j, variable in enumerate(_training_variables(cotraining))}
         for i, model_weights in enumerate(best_weights or ()):
-            arrays.update({f"view{i}_{j:04d}": np.asarray(array)
+            arrays.update({f"best{i}_{j:05d}": np.asarray(array)
                            for j, array in enumerate(model_weights)})
-        extra = f"arrays-{serial:06d}.npz"
-        temporary = os.path.join(self.directory, f"partial-{extra}")
+        name = f"arrays-{serial:06d}.npz"
+        temporary = os.path.join(self.directory, f"partial-{name}")
         with open(temporary, "wb") as handle:
             np.savez(handle, **arrays)
-        os.replace(temporary, os.path.join(self.directory, extra))
-        state = {**state, "serial": serial, "weights": weights, "arrays": extra,
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, os.path.join(self.directory, name))
+        state = {**state, "serial": serial, "arrays": name,
                  "has_best_weights": best_weights is not None}
         _write_json(self.state_path, state)
         if self.epoch_log_path:
             write_epoch_log(state.get("epoch_log", []), self.epoch_log_path)
-        keep = {STATE_FILE, weights, extra}
         for path in glob.glob(os.path.join(self.directory, "*")):
-            if os.path.basename(path) not in keep:
+            if os.path.basename(path) not in (STATE_FILE, name):
                 os.remove(path)
         return state
 
     def restore(self, cotraining, state):
-        """Loads the state's weights and optimizer state into `cotraining`.
+        """Loads the state's weights, optimizer and generator states into `cotraining`.
 
         Returns:
             The pair of best-weight lists of the state, or `None`.
         """
         cotraining.build()  # the optimizers' variables must exist to be loaded
-        cotraining.load_weights(os.path.join(self.directory, state["weights"]))
-        with np.load(os.path.join(self.directory, state["arrays"]), allow_pickle=False) as arrays:
+        path = os.path.join(self.directory, state["arrays"])
+        with np.load(path, allow_pickle=False) as arrays:
             names = sorted(arrays.files)
-            seeds = [arrays[name] for name in names if name.startswith("seed_")]
-            for variable, value in zip(_seed_states(cotraining), seeds, strict=True):
+            values = [arrays[name] for name in names if name.startswith("variable_")]
+            variables = _training_variables(cotraining)
+            shapes = [tuple(v.shape) for v in variables]
+            if [value.shape for value in values] != shapes:
+                raise ValueError(
+                    f"{path} does not fit this model ({len(values)} saved arrays for "
+                    f"{len(variables)} variables, or other shapes). Start again with "
+                    "--no-resume or another --save-dir.")
+            for variable, value in zip(variables, values):
                 variable.assign(value)
             if not state.get("has_best_weights"):
                 return None
-            return tuple([arrays[name] for name in names if name.startswith(f"view{i}_")]
+            return tuple([arrays[name] for name in names if name.startswith(f"best{i}_")]
                          for i in range(2))
 
     def clear(self):
@@ -170,10 +174,17 @@ def training_sets_from_json(rows):
                  for indices, labels in rows)
 
 
-def _seed_states(cotraining):
-    """The state variables of the layers' random generators (dropout masks), in model order."""
-    return [variable for variable in cotraining.non_trainable_variables
-            if variable.path.endswith("seed_generator_state")]
+def _training_variables(cotraining):
+    """Every variable training changes, in a fixed order: both models' weights, the
+    layers' random-generator states (dropout masks; Keras' weight files leave them
+    out), the metrics and both optimizers' state (step, learning rate, moments)."""
+    variables, seen = [], set()
+    for variable in (*cotraining.variables, *cotraining.optimizer0.variables,
+                     *cotraining.optimizer1.variables):
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            variables.append(variable)
+    return variables
 
 
 def _jsonable(value):
