@@ -75,6 +75,7 @@ def test_mirrored_over_two_devices_matches_one_device_and_the_recipe_runs(tmp_pa
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
+    print(out)  # the figures, with pytest -s
     assert out["replicas"] == 2
     # Each replica's loss is divided by the replica count, so the summed gradients are
     # the global batch's: only float32 summation order differs (two half-batch sums

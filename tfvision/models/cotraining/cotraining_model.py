@@ -152,20 +152,33 @@ class CoTraining(keras.Model):
                 zip(self.models, self.optimizers, (view0, view1), (labels0, labels1))):
             with tf.GradientTape() as tape:
                 probabilities = model(images, training=True)  # [B, C]
-                loss = self.loss_fn(labels, probabilities)
+                loss = self._batch_loss(labels, probabilities)
                 # Gradients are summed over replicas: average the loss instead.
                 scaled = optimizer.scale_loss(loss / _num_replicas())
             gradients = tape.gradient(scaled, model.trainable_variables)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-            self.loss_trackers[i].update_state(loss)
+            # Weighted by the batch: replicas' batches may differ in size.
+            self.loss_trackers[i].update_state(loss, sample_weight=tf.shape(labels)[0])
             self.accuracies[i].update_state(labels, probabilities)
         return {m.name: m.result() for m in (*self.loss_trackers, *self.accuracies)}
+
+    def _batch_loss(self, labels, probabilities):
+        """Mean loss over this replica's batch.
+
+        A Keras `Loss` comes divided by the replica count (Keras sums the
+        replicas' gradients); that is undone here so metrics see the mean.
+        """
+        loss = self.loss_fn(labels, probabilities)
+        if isinstance(self.loss_fn, keras.losses.Loss):
+            return loss * _num_replicas()
+        return keras.ops.mean(loss)
 
     def test_step(self, data):
         (view0, view1), labels = data
         outputs = self((view0, view1), training=False)
         for i, key in enumerate(("view0", "view1")):
-            self.loss_trackers[i].update_state(self.loss_fn(labels, outputs[key]))
+            self.loss_trackers[i].update_state(self._batch_loss(labels, outputs[key]),
+                                               sample_weight=tf.shape(labels)[0])
             self.accuracies[i].update_state(labels, outputs[key])
         self.ensemble_accuracy.update_state(labels, outputs["ensemble"])
         return {m.name: m.result() for m in self.metrics}
