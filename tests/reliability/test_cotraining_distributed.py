@@ -52,17 +52,20 @@ RUN = textwrap.dedent(
     difference = max(float(np.abs(a - b).max()) for a, b in zip(single_weights, mirrored_weights))
     moved = min(float(np.abs(w).max()) for w in mirrored_weights[1::2])  # biases start at 0
 
-    # The recipe end to end under the strategy: one round.
+    # The recipe end to end under the strategy: two rounds, one exchange (predict).
     _, result = train_cotraining(
         "shapes", save_dir, strategy="mirrored", num_shapes=48, labelled_fraction=0.5,
-        test_fraction=0.2, valid_fraction=0.2, k=4, rounds=1, epochs_per_round=1,
+        test_fraction=0.2, valid_fraction=0.2, k=4, rounds=2, epochs_per_round=1,
         alpha=0.35, weights="shapes", image_size=32, hidden_units=(8,), batch_size=8,
         steps_per_epoch=2, seed=0)
     print(json.dumps({
         "replicas": mirrored.num_replicas_in_sync, "single": single, "mirrored": two,
         "weight_difference": difference, "moved": moved,
         "recipe_rounds": [r["round"] for r in result.history],
-        "recipe_accuracy": result.history[0]["test_ensemble_accuracy"],
+        "recipe_accuracy": result.history[-1]["test_ensemble_accuracy"],
+        "recipe_moved": [r["moved_to_view0"] + r["moved_to_view1"] for r in result.history],
+        "recipe_train_sizes": [len(indices) for indices, _ in result.train_sets],
+        "recipe_labelled": result.history[0]["train_size0"],
     }))
     """
 )
@@ -84,6 +87,10 @@ def test_mirrored_over_two_devices_matches_one_device_and_the_recipe_runs(tmp_pa
         np.testing.assert_allclose(out["mirrored"][key], values, rtol=1e-5, err_msg=key)
     assert out["moved"] > 1e-3  # training changed both heads ...
     assert out["weight_difference"] < 1e-5  # ... identically on two replicas and on one
-    assert out["recipe_rounds"] == [1] and 0.0 <= out["recipe_accuracy"] <= 1.0
+    assert out["recipe_rounds"] == [1, 2] and 0.0 <= out["recipe_accuracy"] <= 1.0
+    moved = out["recipe_moved"][0]
+    assert moved > 0 and out["recipe_moved"][1] == 0  # picks exchanged after round 1 only
+    # Each model's set grew by the other's picks.
+    assert sum(out["recipe_train_sizes"]) == 2 * out["recipe_labelled"] + moved
     for name in ("history.json", "epochs.csv", "view0.keras", "cotraining.keras"):
         assert os.path.isfile(tmp_path / "run" / name), name
