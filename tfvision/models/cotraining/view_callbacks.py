@@ -64,7 +64,7 @@ class PerViewPlateau(keras.callbacks.Callback):
             self._restored = None
 
     def get_state(self):
-        """`(state, best_weights)`: the counters (a JSON-able dict) and each model's best weights."""
+        """`(state, best_weights)`: the counters (JSON-able) and each model's best weights."""
         return {key: list(getattr(self, key)) for key in _STATE_KEYS}, self.best_weights
 
     def restore_state(self, state, best_weights):
