@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfvision.data import aligned_splits, shapes_two_views
 from tfvision.models.classifier import ImageClassifier
 from tfvision.models.cotraining import CoTraining
 from tfvision.models.cotraining.round_backup import RoundBackup
+from tfvision.models.cotraining.rounds import fit_rounds
 from tfvision.models.cotraining.view_callbacks import PerViewPlateau
 from tfvision.training import load_checkpoint, read_checkpoint_state
 
@@ -123,8 +125,8 @@ def cotraining():
     return model
 
 
-def _classifier():
-    return ImageClassifier(["a", "b"], image_size=32, alpha=0.35, backbone_weights="shapes",
+def _classifier(class_names=("a", "b")):
+    return ImageClassifier(list(class_names), image_size=32, alpha=0.35, backbone_weights="shapes",
                            hidden_units=(4,), dropout=0.5)
 
 
@@ -209,3 +211,57 @@ def test_the_plateau_goes_on_from_a_restored_state(cotraining):
     resumed.on_train_end()
     resumed.on_train_begin()  # the next round's fit starts afresh
     assert resumed.get_state()[0]["best_losses"] == [float("inf")] * 2
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _InterruptAfter(keras.callbacks.Callback):
+    """Raises at the end of the `n`-th epoch of the run (after the backup is written)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n, self.seen = n, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen += 1
+        if self.seen == self.n:
+            raise _Interrupted()
+
+
+@pytest.mark.slow  # three in-process runs (~30 s CPU); the kill -9 test covers the main path
+def test_a_round_both_models_stopped_early_in_resumes_without_training_more(tmp_path):
+    samples = shapes_two_views(40, image_size=48, seed=2)
+    splits = aligned_splits(samples.labels, labelled_fraction=0.5, test_fraction=0.2,
+                            valid_fraction=0.2, seed=2)
+
+    def run(backup=None, callbacks=None):
+        keras.utils.set_random_seed(5)
+        cotraining = CoTraining(_classifier(samples.class_names), _classifier(samples.class_names))
+        cotraining.compile(learning_rate=1e-2)
+        # Only a fall of 1e9 counts as progress: both models stop at epoch 2 of 3.
+        plateau = PerViewPlateau(early_stopping_patience=1, reduce_lr_patience=None,
+                                 min_delta=1e9)
+        result = fit_rounds(cotraining, samples, splits, rounds=2, epochs_per_round=3, k=2,
+                            batch_size=4, image_size=32, steps_per_epoch=1, seed=0,
+                            plateau=plateau, backup=backup, callbacks=callbacks)
+        return cotraining, result
+
+    straight, straight_result = run()
+    backup = RoundBackup(str(tmp_path / "backup"))
+    with pytest.raises(_Interrupted):
+        run(backup, [_InterruptAfter(2)])  # round 1, epoch 2: both models have just stopped
+    state = backup.read()
+    assert (state["round"], state["epoch"], state["stopped"]) == (1, 2, True)
+    assert state["plateau"]["stopped_epochs"] == [2, 2]
+    resumed, resumed_result = run(backup)
+    assert [r["epochs0"] for r in resumed_result.history] == [2, 2]
+    assert json.dumps(resumed_result.history) == json.dumps(straight_result.history)
+    with open(backup.state_path) as handle:
+        final = json.load(handle)  # finished: `read()` would start again
+    assert final["complete"]
+    assert [(row["round"], row["epoch"], row["run"]) for row in final["epoch_log"]] == [
+        (1, 1, 1), (1, 2, 1), (2, 1, 2), (2, 2, 2)]
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
