@@ -132,7 +132,7 @@ def _classifier(class_names=("a", "b")):
 
 CONFIG = {"rounds": 3, "epochs_per_round": 2, "k": 4, "batch_size": 8, "image_size": 32,
           "steps_per_epoch": None, "seed": 0, "class_balanced": True, "num_samples": 60,
-          "splits": [30, 6, 12, 12]}
+          "data": "0123456789abcdef"}
 
 
 def test_the_backup_restores_weights_optimizers_dropout_state_and_best_weights(cotraining,

@@ -25,7 +25,7 @@ import numpy as np
 STATE_FILE = "state.json"
 # The run settings a backup must share with the run that resumes it.
 CONFIG_KEYS = ("rounds", "epochs_per_round", "k", "batch_size", "image_size",
-               "steps_per_epoch", "seed", "class_balanced", "num_samples", "splits")
+               "steps_per_epoch", "seed", "class_balanced", "num_samples", "data")
 
 
 class RoundBackup:

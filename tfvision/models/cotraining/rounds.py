@@ -14,6 +14,7 @@ References:
 """
 
 import dataclasses
+import hashlib
 import math
 
 import keras
@@ -112,6 +113,13 @@ def exchange_pseudo_labels(probabilities0, probabilities1, pool, train_sets, k,
         "pool_after": len(pool) - len(taken),
     }
     return new_sets, np.delete(pool, taken), record
+
+
+def _data_digest(labels, splits):
+    """A short hash of the labels and the splits: a backup resumes only on the same data."""
+    parts = [labels, splits.train, splits.valid, splits.test, splits.unlabelled]
+    return hashlib.sha256(b"".join(np.asarray(p, np.int64).tobytes() + b"|" for p in parts)
+                          ).hexdigest()[:16]
 
 
 def _pseudo_accuracy(true_labels, samples, labels):
@@ -223,8 +231,7 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
               "batch_size": int(batch_size), "image_size": int(image_size),
               "steps_per_epoch": steps_per_epoch, "seed": seed,
               "class_balanced": bool(class_balanced), "num_samples": len(true_labels),
-              "splits": [len(splits.train), len(splits.valid), len(splits.test),
-                         len(splits.unlabelled)]}
+              "data": _data_digest(true_labels, splits)}
     state = backup.read(config) if backup is not None else None
     if state is None:
         train_sets = tuple((splits.train.copy(), true_labels[splits.train]) for _ in range(2))
