@@ -2,7 +2,7 @@
 
 import math
 
-from tfvision.cli.options import add_run_options
+from tfvision.cli.options import add_resume_option, add_run_options, add_strategy_option
 
 
 def add_commands(commands):
@@ -18,7 +18,8 @@ def _add_cotrain(commands):
         description="Co-trains one classifier per view of MANIFEST (a CSV/JSON file list "
         "view0_path,view1_path,label; or 'shapes' for the built-in two-view data). Each "
         "round both train, then each gives its most confident picks of the unlabelled pool, "
-        "with its labels, to the other. History, plots and checkpoints go to --save-dir.",
+        "with its labels, to the other. History, plots and checkpoints go to --save-dir; "
+        "a killed run started again goes on after its last completed epoch.",
     )
     cotrain.add_argument("manifest", help="two-view manifest (.csv or .json), or 'shapes'")
     cotrain.add_argument("--save-dir", required=True, help="folder for history, plots, models")
@@ -56,6 +57,8 @@ def _add_cotrain(commands):
                          help="samples of the built-in data with MANIFEST=shapes (default 1000)")
     cotrain.add_argument("--strict", action="store_true", help="fail on the first unreadable image")
     add_run_options(cotrain)
+    add_strategy_option(cotrain)
+    add_resume_option(cotrain)
     cotrain.set_defaults(run=run_cotrain)
 
 
@@ -115,8 +118,12 @@ def format_table(history):
 def run_cotrain(args):
     import keras
 
-    from tfvision.models.cotraining.cotraining_recipe import train_cotraining
+    from tfvision.models.cotraining.cotraining_recipe import resume_point, train_cotraining
 
+    point = resume_point(args.save_dir) if args.resume else None
+    if point is not None:
+        print(f"Resuming the run in {args.save_dir} at round {point[0]} after epoch {point[1]} "
+              "(--no-resume starts again)", flush=True)
     weights = None if args.weights.lower() == "none" else args.weights
     progress = keras.utils.Progbar(args.rounds, unit_name="round",
                                    stateful_metrics=["val_ensemble_accuracy", "pool"])
@@ -137,8 +144,9 @@ def run_cotrain(args):
         learning_rate=args.learning_rate, batch_size=args.batch_size,
         steps_per_epoch=args.steps_per_epoch, class_balanced=not args.no_class_balance,
         early_stopping_patience=args.patience, num_shapes=args.num_shapes, seed=args.seed,
-        mixed_precision=args.mixed_precision, require_gpu=args.gpu, strict=args.strict,
-        on_round_end=on_round_end,
+        mixed_precision=args.mixed_precision, require_gpu=args.gpu,
+        deterministic=args.deterministic, strategy=args.strategy, resume=args.resume,
+        strict=args.strict, on_round_end=on_round_end,
     )
     print()
     print(format_table(result.history))

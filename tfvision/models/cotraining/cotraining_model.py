@@ -4,6 +4,11 @@ import keras
 import tensorflow as tf
 
 
+def _num_replicas():
+    context = tf.distribute.get_replica_context()
+    return 1 if context is None else context.num_replicas_in_sync
+
+
 @keras.saving.register_keras_serializable(package="tfvision")
 class CoTraining(keras.Model):
     """Two classifiers over two aligned views of the same samples.
@@ -18,6 +23,8 @@ class CoTraining(keras.Model):
     aligned samples, `((images0, images1), labels)`, and reports both models'
     loss and accuracy and the accuracy of their averaged prediction (the
     ensemble). The step traces under `tf.function` and compiles under XLA.
+    Under a `tf.distribute` strategy each replica's loss is divided by the
+    number of replicas, so the summed gradients are those of the global batch.
 
     `fit_rounds` (see `rounds.py`) wraps `fit` in co-training rounds.
 
@@ -106,6 +113,10 @@ class CoTraining(keras.Model):
         self.optimizer0, self.optimizer1 = optimizers
         self.loss_fn = keras.losses.get(loss) if loss is not None else (
             keras.losses.SparseCategoricalCrossentropy())
+        if self.built:
+            # Optimizer variables now, in the caller's `strategy.scope()`: built
+            # lazily inside a distributed step they would be per-replica.
+            self.build()
 
     @property
     def optimizers(self):
@@ -141,19 +152,33 @@ class CoTraining(keras.Model):
                 zip(self.models, self.optimizers, (view0, view1), (labels0, labels1))):
             with tf.GradientTape() as tape:
                 probabilities = model(images, training=True)  # [B, C]
-                loss = self.loss_fn(labels, probabilities)
-                scaled = optimizer.scale_loss(loss)
+                loss = self._batch_loss(labels, probabilities)
+                # Gradients are summed over replicas: average the loss instead.
+                scaled = optimizer.scale_loss(loss / _num_replicas())
             gradients = tape.gradient(scaled, model.trainable_variables)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-            self.loss_trackers[i].update_state(loss)
+            # Weighted by the batch: replicas' batches may differ in size.
+            self.loss_trackers[i].update_state(loss, sample_weight=tf.shape(labels)[0])
             self.accuracies[i].update_state(labels, probabilities)
         return {m.name: m.result() for m in (*self.loss_trackers, *self.accuracies)}
+
+    def _batch_loss(self, labels, probabilities):
+        """Mean loss over this replica's batch.
+
+        A Keras `Loss` comes divided by the replica count (Keras sums the
+        replicas' gradients); that is undone here so metrics see the mean.
+        """
+        loss = self.loss_fn(labels, probabilities)
+        if isinstance(self.loss_fn, keras.losses.Loss):
+            return loss * _num_replicas()
+        return keras.ops.mean(loss)
 
     def test_step(self, data):
         (view0, view1), labels = data
         outputs = self((view0, view1), training=False)
         for i, key in enumerate(("view0", "view1")):
-            self.loss_trackers[i].update_state(self.loss_fn(labels, outputs[key]))
+            self.loss_trackers[i].update_state(self._batch_loss(labels, outputs[key]),
+                                               sample_weight=tf.shape(labels)[0])
             self.accuracies[i].update_state(labels, outputs[key])
         self.ensemble_accuracy.update_state(labels, outputs["ensemble"])
         return {m.name: m.result() for m in self.metrics}

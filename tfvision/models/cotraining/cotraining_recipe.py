@@ -14,9 +14,11 @@ from tfvision.data.two_view_manifest import read_two_view_manifest
 from tfvision.data.two_view_shapes import shapes_two_views
 from tfvision.models.classifier.image_classifier import ImageClassifier
 from tfvision.models.cotraining.cotraining_model import CoTraining
+from tfvision.models.cotraining.round_backup import RoundBackup
 from tfvision.models.cotraining.rounds import fit_rounds
 from tfvision.models.cotraining.view_callbacks import PerViewPlateau
 from tfvision.training.checkpoints import save_checkpoint
+from tfvision.training.distribution import distribution_strategy
 from tfvision.training.setup import configure_run
 
 SHAPES = "shapes"
@@ -68,7 +70,8 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
                      learning_rate=1e-3, batch_size=32, steps_per_epoch=None,
                      class_balanced=True, early_stopping_patience=3, reduce_lr_patience=2,
                      num_shapes=1000, seed=None, mixed_precision="off", require_gpu=False,
-                     strict=False, on_round_end=None, verbose=0):
+                     deterministic=False, strategy="none", resume=True, strict=False,
+                     callbacks=None, on_round_end=None, verbose=0):
     """Co-trains two classifiers on a two-view dataset and writes every output.
 
     `save_dir` receives, updated after each round: `history.json` and
@@ -77,26 +80,41 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
     (each model, loadable as an `ImageClassifier`), `cotraining.keras` (both
     models, exportable with `tfvision.export.cotraining`), and at the end
     `samples.json`: the splits and each model's final training set (sources
-    and labels, pseudo-labels included).
+    and labels, pseudo-labels included). After every epoch: `backup/` (see
+    `RoundBackup`) and `epochs.csv` (one row per epoch: round, epoch, the run
+    that trained it, losses and accuracies).
+
+    A run killed and started again with the same arguments goes on after its
+    last completed epoch (`resume=True`); `resume=False` deletes the backup and
+    starts again from round 1. A finished run's backup is not resumed.
 
     Args:
         manifest: str. A CSV/JSON two-view manifest, or `"shapes"`.
         save_dir: str. Output folder.
-        (the others: see `aligned_splits`, `fit_rounds`, `ImageClassifier`.)
+        (the others: see `aligned_splits`, `fit_rounds`, `ImageClassifier`,
+        `configure_run`.)
         num_shapes: int. Samples of the built-in data. Defaults to `1000`.
+        strategy: str. `tf.distribute` strategy name (see
+            `tfvision.training.distribution_strategy`); each global batch of
+            `batch_size` is split over the replicas. Defaults to `"none"`.
+        resume: bool. Go on from `save_dir/backup`. Defaults to `True`.
+        callbacks: list of extra Keras callbacks for each round's `fit`.
 
     Returns:
         `(cotraining, result)`: the trained `CoTraining` and `fit_rounds`'s
         `CoTrainingResult`.
     """
-    configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu)
+    configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu,
+                  deterministic=deterministic)
     os.makedirs(save_dir, exist_ok=True)
     samples = load_two_view_data(manifest, num_shapes, seed, strict)
     splits = aligned_splits(samples.labels, labelled_fraction, test_fraction, valid_fraction,
                             seed=0 if seed is None else seed)
-    cotraining = build_cotraining(samples.class_names, arch, image_size, alpha, weights,
-                                  train_backbone, hidden_units, dropout, learning_rate)
-    history = []
+    backup = RoundBackup(os.path.join(save_dir, "backup"), os.path.join(save_dir, "epochs.csv"))
+    if not resume:
+        backup.clear()
+    resumed = backup.read()
+    history = list(resumed["history"]) if resumed else []
 
     def after_round(record):
         from tfvision.visualization.cotraining_rounds import plot_cotraining_rounds
@@ -112,13 +130,24 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
         if on_round_end is not None:
             on_round_end(record)
 
-    plateau = PerViewPlateau(early_stopping_patience, reduce_lr_patience)
-    result = fit_rounds(cotraining, samples, splits, rounds, epochs_per_round, k, batch_size,
-                        image_size, steps_per_epoch, seed, class_balanced, plateau,
-                        on_round_end=after_round, verbose=verbose)
+    # Models, optimizers and metrics are created inside the scope: mirrored variables.
+    with distribution_strategy(strategy).scope():
+        cotraining = build_cotraining(samples.class_names, arch, image_size, alpha, weights,
+                                      train_backbone, hidden_units, dropout, learning_rate)
+        plateau = PerViewPlateau(early_stopping_patience, reduce_lr_patience)
+        result = fit_rounds(cotraining, samples, splits, rounds, epochs_per_round, k,
+                            batch_size, image_size, steps_per_epoch, seed, class_balanced,
+                            plateau, callbacks=callbacks, on_round_end=after_round,
+                            backup=backup, verbose=verbose)
     with open(os.path.join(save_dir, "samples.json"), "w") as handle:
         json.dump(_sample_lists(samples, splits, result), handle)
     return cotraining, result
+
+
+def resume_point(save_dir):
+    """`(round, completed epochs)` a run in `save_dir` would resume from, or `None`."""
+    state = RoundBackup(os.path.join(save_dir, "backup")).read()
+    return None if state is None else (state["round"], state["epoch"])
 
 
 def _sample_lists(samples, splits, result):

@@ -14,11 +14,17 @@ References:
 """
 
 import dataclasses
+import hashlib
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
+from tfvision.models.cotraining.round_backup import (
+    training_sets_from_json,
+    training_sets_to_json,
+)
 from tfvision.models.cotraining.selection import remove_conflicts, top_k_confident
 from tfvision.models.cotraining.view_callbacks import PerViewPlateau
 
@@ -109,6 +115,13 @@ def exchange_pseudo_labels(probabilities0, probabilities1, pool, train_sets, k,
     return new_sets, np.delete(pool, taken), record
 
 
+def _data_digest(labels, splits):
+    """A short hash of the labels and the splits: a backup resumes only on the same data."""
+    parts = [labels, splits.train, splits.valid, splits.test, splits.unlabelled]
+    return hashlib.sha256(b"".join(np.asarray(p, np.int64).tobytes() + b"|" for p in parts)
+                          ).hexdigest()[:16]
+
+
 def _pseudo_accuracy(true_labels, samples, labels):
     if true_labels is None:
         return float("nan")
@@ -159,7 +172,7 @@ def _accuracies(cotraining, dataset, prefix):
 def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.01,
                batch_size=32, image_size=None, steps_per_epoch=None, seed=None,
                class_balanced=True, plateau=None, callbacks=None, on_round_end=None,
-               crop_scale=(0.35, 1.0), crop_fraction=1.0, verbose=0):
+               crop_scale=(0.35, 1.0), crop_fraction=1.0, backup=None, verbose=0):
     """Runs co-training rounds on a compiled `CoTraining` model.
 
     Round `r` trains both models for `epochs_per_round` epochs on their
@@ -167,6 +180,12 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
     it is the last round or the pool is empty) exchanges pseudo-labels (see
     `exchange_pseudo_labels`). `k=0` exchanges nothing: the two models train
     on the labelled set alone with the same schedule — the baseline.
+
+    With a `backup`, the whole state is saved after every epoch and every
+    exchange, and a run started again on the same backup goes on after the
+    last completed epoch: the models, optimizers, patience counters, training
+    sets, pool and history come back, and the round's training batches skip
+    the ones already used, so no epoch is repeated or lost.
 
     Args:
         cotraining: a compiled `CoTraining`.
@@ -184,10 +203,14 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
         class_balanced: bool. At most `ceil(k / C)` picks per label and model
             (Blum & Mitchell's per-class quota). Defaults to `True`.
         plateau: a `PerViewPlateau`, or `None` for `PerViewPlateau()`.
-        callbacks: list of extra Keras callbacks for each round's `fit`.
+        callbacks: list of extra Keras callbacks for each round's `fit`
+            (called after the backup is written).
         on_round_end: callable `(record) -> None` called after each round.
         crop_scale: training random-resized-crop area range. Defaults to `(0.35, 1.0)`.
         crop_fraction: evaluation centre-crop fraction. Defaults to `1.0`.
+        backup: optional `RoundBackup`: save after every epoch, and resume
+            from it when it holds an unfinished run with the same settings.
+            Defaults to `None`.
         verbose: int. `fit` verbosity. Defaults to `0`.
 
     Returns:
@@ -204,20 +227,54 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
     image_size = image_size or cotraining.model0.image_size
     plateau = plateau or PerViewPlateau()
     true_labels = samples.labels
-    train_sets = tuple((splits.train.copy(), true_labels[splits.train]) for _ in range(2))
-    pool = splits.unlabelled.copy()
+    config = {"rounds": int(rounds), "epochs_per_round": int(epochs_per_round), "k": k,
+              "batch_size": int(batch_size), "image_size": int(image_size),
+              "steps_per_epoch": steps_per_epoch, "seed": seed,
+              "class_balanced": bool(class_balanced), "num_samples": len(true_labels),
+              "data": _data_digest(true_labels, splits)}
+    state = backup.read(config) if backup is not None else None
+    if state is None:
+        train_sets = tuple((splits.train.copy(), true_labels[splits.train]) for _ in range(2))
+        pool = splits.unlabelled.copy()
+        state = {"config": config, "run": 1, "round": 1, "epoch": 0, "stopped": False,
+                 "complete": False, "plateau": None, "history": [], "epoch_log": []}
+    else:
+        best_weights = backup.restore(cotraining, state)
+        if state["plateau"] is not None:
+            plateau.restore_state(state["plateau"], best_weights)
+        train_sets = training_sets_from_json(state["train_sets"])
+        pool = np.asarray(state["pool"], np.int64)
+        state = {**state, "run": state["run"] + 1}
+    history = list(state["history"])
     valid = aligned_dataset(samples, splits.valid, image_size, 128, crop_fraction)
     test = aligned_dataset(samples, splits.test, image_size, 128, crop_fraction)
-    history = []
-    for round_number in range(1, int(rounds) + 1):
+
+    def save_epoch(epoch, logs):
+        if backup is None:
+            return
+        plateau_state, best_weights = plateau.get_state()
+        row = {"round": state["round"], "epoch": epoch + 1, "run": state["run"],
+               **{key: float(value) for key, value in (logs or {}).items()}}
+        state.update(epoch=epoch + 1, stopped=bool(cotraining.stop_training),
+                     plateau=plateau_state, epoch_log=[*state["epoch_log"], row])
+        state.update(backup.write(cotraining, state, best_weights))
+
+    for round_number in range(int(state["round"]), int(rounds) + 1):
+        done = int(state["epoch"])
+        state.update(round=round_number, train_sets=training_sets_to_json(train_sets),
+                     pool=pool.tolist(), history=history)
         largest = max(len(indices) for indices, _ in train_sets)
         steps = steps_per_epoch or max(1, math.ceil(largest / batch_size))
         train = training_dataset(samples, train_sets, image_size, batch_size,
                                  None if seed is None else seed + 10 * round_number, crop_scale)
-        fit = cotraining.fit(train, steps_per_epoch=steps, epochs=int(epochs_per_round),
-                             validation_data=valid, callbacks=[plateau, *(callbacks or [])],
-                             verbose=verbose)
-        trained = len(fit.history.get("loss0", []))
+        # A resumed round: the batches its first `done` epochs used are skipped.
+        train = train.skip(done * steps) if done else train
+        saver = keras.callbacks.LambdaCallback(on_epoch_end=save_epoch)
+        fit = cotraining.fit(train, steps_per_epoch=steps, initial_epoch=done,
+                             epochs=done if state["stopped"] else int(epochs_per_round),
+                             validation_data=valid,
+                             callbacks=[plateau, saver, *(callbacks or [])], verbose=verbose)
+        trained = done + len(fit.history.get("loss0", []))
         record = {
             "round": round_number,
             "train_size0": len(train_sets[0][0]),
@@ -245,6 +302,12 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
         history.append(record)
         if on_round_end is not None:
             on_round_end(record)
+        if backup is not None:  # The round is done: the next run starts the next one.
+            state.update(round=round_number + 1, epoch=0, stopped=False, complete=last,
+                         plateau=None, train_sets=training_sets_to_json(train_sets),
+                         pool=pool.tolist(), history=history)
+            state.update(backup.write(cotraining, state))
+        state.update(epoch=0, stopped=False)
         if last:
             break
     return CoTrainingResult(history, train_sets, pool)

@@ -5,6 +5,9 @@ import math
 import keras
 import numpy as np
 
+# What `PerViewPlateau` carries from one epoch to the next (besides the best weights).
+_STATE_KEYS = ("best_losses", "waits", "lr_waits", "stopped_epochs", "resume_rates")
+
 
 class PerViewPlateau(keras.callbacks.Callback):
     """Reduces each model's learning rate, and stops each model, on its own validation loss.
@@ -45,6 +48,7 @@ class PerViewPlateau(keras.callbacks.Callback):
         self.factor = float(factor)
         self.min_learning_rate = float(min_learning_rate)
         self.min_delta = float(min_delta)
+        self._restored = None
 
     def on_train_begin(self, logs=None):
         self.best_losses = [math.inf, math.inf]
@@ -53,6 +57,24 @@ class PerViewPlateau(keras.callbacks.Callback):
         self.lr_waits = [0, 0]
         self.stopped_epochs = [None, None]
         self.resume_rates = [None, None]
+        if self._restored is not None:  # A resumed `fit`: carry on where the last one was.
+            state, self.best_weights = self._restored
+            for key in _STATE_KEYS:
+                setattr(self, key, list(state[key]))
+            self._restored = None
+
+    def get_state(self):
+        """`(state, best_weights)`: the counters (JSON-able) and each model's best weights."""
+        return {key: list(getattr(self, key)) for key in _STATE_KEYS}, self.best_weights
+
+    def restore_state(self, state, best_weights):
+        """Makes the next `fit` start from `get_state()`'s values instead of afresh.
+
+        A co-training round resumed after its `k`-th epoch (`fit(initial_epoch=k)`)
+        then keeps each model's best loss, best weights, patience counters and
+        stop epoch.
+        """
+        self._restored = ({key: state[key] for key in _STATE_KEYS}, list(best_weights))
 
     def learning_rate(self, i):
         """Model `i`'s current learning rate."""
