@@ -130,6 +130,11 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
         if on_round_end is not None:
             on_round_end(record)
 
+    if strategy == "multi-worker":
+        raise ValueError(
+            "Co-training runs on one machine: strategy 'none' or 'mirrored' (every local "
+            f"device). Received: strategy={strategy!r}"
+        )
     # Models, optimizers and metrics are created inside the scope: mirrored variables.
     with distribution_strategy(strategy).scope():
         cotraining = build_cotraining(samples.class_names, arch, image_size, alpha, weights,
