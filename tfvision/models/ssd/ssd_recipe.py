@@ -25,6 +25,16 @@ def one_cycle_adam(learning_rate, steps, ratio=20.0, warmup_fraction=0.125):
     return keras.optimizers.Adam(OneCycleSchedule(learning_rate, steps, ratio, warmup_fraction))
 
 
+def _build_optimizer(model):
+    """Makes the optimizer's slots now, before `fit` traces its step.
+
+    Slots made while the step is traced make `tf.function` trace it twice,
+    and the step's graph (assigning targets, the loss, Adam) takes longer to
+    trace than a small epoch to run.
+    """
+    model.optimizer.build(model.trainable_variables)
+
+
 def train_detector(
     data,
     save_dir,
@@ -160,6 +170,7 @@ def train_detector(
             detector.compile(
                 optimizer=one_cycle_adam(learning_rate, epochs * steps, lr_ratio, warmup_fraction)
             )
+            _build_optimizer(detector)
         history = {}
         if done < epochs:
             fit = detector.fit(train.dataset, validation_data=valid.dataset, epochs=epochs,
@@ -179,6 +190,7 @@ def train_detector(
                     [detector.backbone_variable_pattern()],
                 )
             )
+            _build_optimizer(detector)
             fit = detector.fit(train.dataset, validation_data=valid.dataset,
                                initial_epoch=epochs, epochs=total_epochs, callbacks=callbacks(),
                                verbose=verbose)
