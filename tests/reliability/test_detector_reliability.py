@@ -1,4 +1,4 @@
-"""The detector command survives `kill -9` in either phase and trains the same under MirroredStrategy.
+"""The detector command survives `kill -9` in phase 2 and trains the same under MirroredStrategy.
 
 Every run here is a real `tfvision` process (or, for MirroredStrategy, a
 real Python process: virtual devices must be set before TensorFlow starts,
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from tfvision.cli.main import main
+from tfvision.cli.main import build_parser, main
 from tfvision.training import GroupedOptimizer, load_checkpoint, read_checkpoint_state
 
 EPOCHS, FINE_TUNE_EPOCHS, TRAIN_IMAGES, BATCH = 1, 2, 32, 16
@@ -44,6 +44,13 @@ def tfvision(*args):
 def history_epochs(save_dir):
     with open(os.path.join(save_dir, "history.csv")) as handle:
         return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def test_train_takes_strategy_and_resume_options():
+    args = build_parser().parse_args(train_args("run"))
+    assert args.strategy == "none" and args.resume is True
+    args = build_parser().parse_args(train_args("run", "--strategy", "mirrored", "--no-resume"))
+    assert args.strategy == "mirrored" and args.resume is False
 
 
 def test_kill_9_in_fine_tuning_resumes_fine_tuning_and_no_resume_starts_again(tmp_path):
@@ -124,7 +131,8 @@ MIRRORED = textwrap.dedent(
     # Not collective ops here: two MirroredStrategy objects with collectives in one
     # process share collective instance keys, and TensorFlow then refuses the
     # recipe's (own strategy, other gradient shapes) as a shape mismatch.
-    mirrored = tf.distribute.MirroredStrategy(cross_device_ops=tf.distribute.ReductionToOneDevice())
+    one_device_reduce = tf.distribute.ReductionToOneDevice()
+    mirrored = tf.distribute.MirroredStrategy(cross_device_ops=one_device_reduce)
     two, _, mirrored_weights = train(mirrored)
     difference = max(float(np.abs(a - b).max()) for a, b in zip(single_weights, mirrored_weights))
     moved = max(float(np.abs(a - b).max()) for a, b in zip(initial, single_weights))

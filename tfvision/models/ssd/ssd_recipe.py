@@ -142,7 +142,9 @@ def train_detector(
                                num_images=num_valid_images)
         steps = max(1, train.num_examples // batch_size)
         last = os.path.join(save_dir, "last.keras")
-        done = (read_checkpoint_state(last)["epoch"] or 0) if resume and os.path.isfile(last) else 0
+        done = 0
+        if resume and os.path.isfile(last):
+            done = read_checkpoint_state(last)["epoch"] or 0
         total_epochs = epochs + fine_tune_epochs
 
         def callbacks():
