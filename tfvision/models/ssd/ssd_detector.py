@@ -209,10 +209,12 @@ class SSDDetector(keras.Model):
         """
         self.freeze_backbone = not trainable
         self.backbone.trainable = bool(trainable)
-        if self.freeze_batch_norm:
-            for layer in self.backbone._flatten_layers():
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    layer.trainable = False
+        # Every layer too: a backbone rebuilt from a config saying `trainable: false`
+        # (a loaded checkpoint) has its layers trainable and ignores the setter above.
+        for layer in self.backbone._flatten_layers(include_self=False):
+            layer.trainable = bool(trainable)
+            if self.freeze_batch_norm and isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
 
     def backbone_variable_pattern(self):
         """A regular expression matching the paths of the backbone's variables.
