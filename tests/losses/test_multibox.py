@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvision.losses import multibox_loss, sigmoid_focal_loss
+from tfvision.losses import multibox_loss, replica_sum, sigmoid_focal_loss
 
 B, N, C = 3, 40, 5
 
@@ -99,6 +99,28 @@ def test_compiles_under_xla_with_the_same_value():
         jit_compile=True,
     )(logits)
     np.testing.assert_allclose(float(compiled), float(eager), rtol=1e-5)
+
+
+@pytest.mark.parametrize("classification", ["focal", "softmax"])
+def test_slices_divided_by_the_global_positives_sum_to_the_batch_loss(classification):
+    # What each replica of a distribution strategy computes on its slice.
+    batch, rng = _batch(5)
+    logits = rng.normal(size=(B, N, C + 1 if classification == "softmax" else C)).astype("float32")
+    whole = multibox_loss(logits=logits, classification=classification, **batch)
+    total = replica_sum(whole["num_positives"])  # one replica: the count itself
+    parts = [
+        multibox_loss(logits=logits[rows], classification=classification, total_positives=total,
+                      **{key: value[rows] for key, value in batch.items()})
+        for rows in (slice(0, 1), slice(1, B))
+    ]
+    for key in ("loss", "localization", "classification"):
+        np.testing.assert_allclose(sum(float(p[key]) for p in parts), float(whole[key]),
+                                   rtol=1e-5)
+    # Divided by their own positives instead, the slices do not add up.
+    own = [multibox_loss(logits=logits[rows], classification=classification,
+                         **{key: value[rows] for key, value in batch.items()})
+           for rows in (slice(0, 1), slice(1, B))]
+    assert abs(sum(float(p["loss"]) for p in own) - float(whole["loss"])) > 1e-2
 
 
 def test_focal_loss_reduces_to_half_bce_and_argument_errors():

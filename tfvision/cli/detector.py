@@ -1,6 +1,6 @@
 """`tfvision detector train | evaluate | predict`."""
 
-from tfvision.cli.options import add_run_options
+from tfvision.cli.options import add_resume_option, add_run_options, add_strategy_option
 
 
 def add_commands(commands):
@@ -17,7 +17,8 @@ def _add_train(sub):
         help="train a detector",
         description="Trains a detector on the train split of --data, validating on its valid "
         "split. The backbone is frozen for --epochs, then trained for --fine-tune-epochs at "
-        "a lower rate. Checkpoints go to --save-dir; a killed run started again resumes.",
+        "a lower rate. Checkpoints go to --save-dir; a killed run started again resumes "
+        "from its last completed epoch (--no-resume starts again).",
     )
     train.add_argument(
         "--data", default="shapes",
@@ -66,6 +67,8 @@ def _add_train(sub):
     train.add_argument("--valid-images", type=int, help="images of the built-in valid split")
     train.add_argument("--no-augment", action="store_true", help="train without augmentation")
     add_run_options(train)
+    add_strategy_option(train)
+    add_resume_option(train)
     train.set_defaults(run=run_train)
 
 
@@ -121,6 +124,9 @@ def run_train(args):
         seed=args.seed,
         mixed_precision=args.mixed_precision,
         require_gpu=args.gpu,
+        deterministic=args.deterministic,
+        strategy=args.strategy,
+        resume=args.resume,
     )
     if history.get("val_loss"):
         print(f"Best validation loss: {min(history['val_loss']):.4f}")

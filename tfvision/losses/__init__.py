@@ -1,5 +1,6 @@
 """Losses: multibox (localisation + classification), focal, InfoNCE."""
 
+from tfvision.losses.cross_replica import num_replicas, replica_sum
 from tfvision.losses.focal import sigmoid_focal_loss
 from tfvision.losses.info_nce import InfoNCE, info_nce_loss
 from tfvision.losses.multibox import classification_loss, localization_loss, multibox_loss
@@ -10,5 +11,7 @@ __all__ = [
     "info_nce_loss",
     "localization_loss",
     "multibox_loss",
+    "num_replicas",
+    "replica_sum",
     "sigmoid_focal_loss",
 ]

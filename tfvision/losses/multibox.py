@@ -108,6 +108,7 @@ def multibox_loss(
     positive,
     localization="smooth_l1",
     classification="bce",
+    total_positives=None,
     **classification_kwargs,
 ):
     """Localisation plus classification, divided by the number of positives.
@@ -116,6 +117,11 @@ def multibox_loss(
     anchors (SSD's `1/N`), or by 1 when there are none, so a batch without
     any object gives a finite loss (classification of background only).
 
+    Under a distribution strategy each replica sees a slice of the global
+    batch; pass the positives of the whole global batch as
+    `total_positives` (see `tfvision.losses.replica_sum`) and the replicas'
+    losses add up to the loss of the global batch on one device.
+
     Args:
         pred_deltas, logits: the head's outputs, `[B, N, 4]` and
             `[B, N, C]` (`[B, N, C + 1]` with `classification="softmax"`).
@@ -123,11 +129,13 @@ def multibox_loss(
             `localization_loss` and `classification_loss`.
         localization: `"smooth_l1"` or `"l1"`. Defaults to `"smooth_l1"`.
         classification: `"bce"`, `"focal"` or `"softmax"`. Defaults to `"bce"`.
+        total_positives: scalar float or `None`, the count to divide by;
+            `None` uses this batch's positives. Defaults to `None`.
         **classification_kwargs: `alpha`, `gamma`, `negative_ratio`.
 
     Returns:
         Dict of scalars: `"loss"`, `"localization"`, `"classification"`,
-        `"num_positives"`.
+        `"num_positives"` (of this batch).
 
     References:
         - [Liu et al., 2016. SSD: Single Shot MultiBox Detector](
@@ -138,7 +146,9 @@ def multibox_loss(
         logits, matched_labels, positive, classification, **classification_kwargs
     )
     num_positives = ops.sum(ops.cast(positive, "float32"))
-    normalizer = ops.maximum(num_positives, 1.0)
+    if total_positives is None:
+        total_positives = num_positives
+    normalizer = ops.maximum(ops.cast(total_positives, "float32"), 1.0)
     box, cls = ops.sum(box) / normalizer, ops.sum(cls) / normalizer
     return {
         "loss": box + cls,

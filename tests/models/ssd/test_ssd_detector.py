@@ -188,6 +188,16 @@ def test_freezing_and_unfreezing_the_backbone_changes_the_trainable_variables():
         assert bool(pattern.search(variable.path)) == (id(variable) in in_backbone), variable.path
 
 
+def test_a_frozen_backbone_stays_frozen_through_a_config_round_trip():
+    model = small_ssdlite(image_size=64, freeze_backbone=True)
+    restored = SSDDetector.from_config(model.get_config())
+    # Else a loaded checkpoint would train the backbone and drop its optimizer state.
+    assert [v.path for v in restored.trainable_variables] == [
+        v.path for v in model.trainable_variables
+    ]
+    assert not any(v.path.startswith("Conv1/") for v in restored.trainable_variables)
+
+
 def test_training_step_compiles_under_xla():
     # A frozen backbone keeps the compiled graph (and its compile time) small.
     model = small_ssdlite(image_size=64, extra_channels=(16, 16, 16, 16), freeze_backbone=True)

@@ -10,6 +10,7 @@ from tfvision.layers.anchor_generator import AnchorGenerator
 from tfvision.layers.box_decoder import CODINGS, BoxDecoder
 from tfvision.layers.image_normalization import ImageNormalization
 from tfvision.layers.non_max_suppression import NonMaxSuppression
+from tfvision.losses.cross_replica import num_replicas, replica_sum
 from tfvision.losses.multibox import CLASSIFICATION_LOSSES, LOCALIZATION_LOSSES, multibox_loss
 from tfvision.models.ssd.ssd_head import SSDHead
 from tfvision.ops.box_coding import encode_bounded, encode_ssd
@@ -208,10 +209,12 @@ class SSDDetector(keras.Model):
         """
         self.freeze_backbone = not trainable
         self.backbone.trainable = bool(trainable)
-        if self.freeze_batch_norm:
-            for layer in self.backbone._flatten_layers():
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    layer.trainable = False
+        # Every layer too: a backbone rebuilt from a config saying `trainable: false`
+        # (a loaded checkpoint) has its layers trainable and ignores the setter above.
+        for layer in self.backbone._flatten_layers(include_self=False):
+            layer.trainable = bool(trainable)
+            if self.freeze_batch_norm and isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
 
     def backbone_variable_pattern(self):
         """A regular expression matching the paths of the backbone's variables.
@@ -236,11 +239,21 @@ class SSDDetector(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Multibox loss of the head outputs against `y = {"boxes", "labels"}`.
 
+        Under a distribution strategy (`model.fit` in `strategy.scope()`),
+        each replica divides its slice's sum by the positive anchors of the
+        whole global batch, and its share of the layers' own losses by the
+        number of replicas: the optimizer sums the replicas' gradients, so
+        they equal one device's gradient of the global batch. Keras reports
+        the loss multiplied by the number of replicas, and the two parts are
+        tracked the same way, so the logged figures are the global batch's.
+
         Returns:
             Scalar float32: localisation + classification, divided by the
-            number of positive anchors of the batch (finite with none).
+            number of positive anchors of the (global) batch (finite with none).
         """
         targets = self.assign_targets(y["boxes"], y["labels"])
+        replicas = num_replicas()
+        total_positives = replica_sum(ops.sum(ops.cast(targets["positive"], "float32")))
         losses = multibox_loss(
             y_pred["boxes"],
             y_pred["classes"],
@@ -249,15 +262,17 @@ class SSDDetector(keras.Model):
             targets["positive"],
             localization=self.localization,
             classification=self.classification,
+            total_positives=total_positives,
             alpha=self.focal_alpha,
             gamma=self.focal_gamma,
             negative_ratio=self.negative_ratio,
         )
-        self.localization_tracker.update_state(losses["localization"])
-        self.classification_tracker.update_state(losses["classification"])
+        # A replica's parts sum to the global batch's: the mean over replicas, times R.
+        self.localization_tracker.update_state(losses["localization"] * replicas)
+        self.classification_tracker.update_state(losses["classification"] * replicas)
         loss = losses["loss"]
         if self.losses:
-            loss = loss + ops.cast(ops.sum(self.losses), "float32")
+            loss = loss + ops.cast(ops.sum(self.losses), "float32") / replicas
         return loss
 
     def class_scores(self, logits):

@@ -14,6 +14,7 @@ from tfvision.metrics import DetectionEvaluator
 from tfvision.models.ssd.ssd_presets import PRESETS
 from tfvision.training.callbacks import training_callbacks
 from tfvision.training.checkpoints import load_checkpoint, read_checkpoint_state
+from tfvision.training.distribution import distribution_strategy
 from tfvision.training.grouped_optimizer import GroupedOptimizer
 from tfvision.training.one_cycle import OneCycleSchedule
 from tfvision.training.setup import configure_run
@@ -22,6 +23,16 @@ from tfvision.training.setup import configure_run
 def one_cycle_adam(learning_rate, steps, ratio=20.0, warmup_fraction=0.125):
     """Adam on a `OneCycleSchedule` peaking at `learning_rate`."""
     return keras.optimizers.Adam(OneCycleSchedule(learning_rate, steps, ratio, warmup_fraction))
+
+
+def _build_optimizer(model):
+    """Makes the optimizer's slots now, before `fit` traces its step.
+
+    Slots made while the step is traced make `tf.function` trace it twice,
+    and the step's graph (assigning targets, the loss, Adam) takes longer to
+    trace than a small epoch to run.
+    """
+    model.optimizer.build(model.trainable_variables)
 
 
 def train_detector(
@@ -50,6 +61,9 @@ def train_detector(
     seed=None,
     mixed_precision="off",
     require_gpu=False,
+    deterministic=False,
+    strategy="none",
+    resume=True,
     verbose=1,
 ):
     """Trains a detector on the train split of `data`, validating on its valid split.
@@ -60,8 +74,18 @@ def train_detector(
     head's rate, through a `GroupedOptimizer` (the lecture's discriminative
     rates). Each phase runs one `OneCycleSchedule` cycle with Adam. The best
     epoch by validation loss is kept in `save_dir/best.keras`; the last in
-    `save_dir/last.keras`; a killed run started again resumes (see
-    `training_callbacks`).
+    `save_dir/last.keras`.
+
+    A run killed and started again with the same arguments resumes from its
+    last completed epoch (`training_callbacks`' backup): killed in phase 2,
+    it loads `last.keras` and goes on with phase 2, phase 1 is not trained
+    again. `resume=False` starts again at epoch 0.
+
+    With `strategy="mirrored"` (see `tfvision.training.distribution_strategy`)
+    each global batch of `batch_size` images is split over the local
+    devices; the model and its optimizer are made inside the strategy's
+    scope, and the multibox loss is normalised by the positives of the
+    global batch (`SSDDetector.compute_loss`).
 
     Args:
         data: str, a `detection_data` spec (`"shapes"`, ...).
@@ -94,6 +118,12 @@ def train_detector(
         seed: int or None. Defaults to `None`.
         mixed_precision: `"off"`, `"float16"` or `"bfloat16"`. Defaults to `"off"`.
         require_gpu: bool. Defaults to `False`.
+        deterministic: bool, deterministic TensorFlow ops (needs `seed`).
+            Defaults to `False`.
+        strategy: str, a `tfvision.training.distribution.STRATEGIES` name.
+            Defaults to `"none"`.
+        resume: bool, continue from the backup and `last.keras` in
+            `save_dir`; `False` trains from epoch 0. Defaults to `True`.
         verbose: int. Defaults to `1`.
 
     Returns:
@@ -101,61 +131,73 @@ def train_detector(
     """
     if model not in PRESETS:
         raise ValueError(f"`model` must be one of {sorted(PRESETS)}. Received: model={model!r}")
-    configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu)
-    train = detection_data(data, "train", image_size, batch_size, training=augment,
-                           seed=seed, num_images=num_train_images)
-    valid = detection_data(data, "valid", image_size, batch_size, training=False,
-                           num_images=num_valid_images)
-    steps = max(1, train.num_examples // batch_size)
-    last = os.path.join(save_dir, "last.keras")
-    done = read_checkpoint_state(last)["epoch"] if os.path.isfile(last) else 0
+    configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu,
+                  deterministic=deterministic)
+    distribution = distribution_strategy(strategy)
+    # Model, optimizers and metrics are made inside the scope: mirrored variables.
+    with distribution.scope():
+        train = detection_data(data, "train", image_size, batch_size, training=augment,
+                               seed=seed, num_images=num_train_images)
+        valid = detection_data(data, "valid", image_size, batch_size, training=False,
+                               num_images=num_valid_images)
+        steps = max(1, train.num_examples // batch_size)
+        last = os.path.join(save_dir, "last.keras")
+        done = 0
+        if resume and os.path.isfile(last):
+            done = read_checkpoint_state(last)["epoch"] or 0
+        total_epochs = epochs + fine_tune_epochs
 
-    def callbacks():
-        # The one-cycle schedule sets the rate: no reduce-on-plateau.
-        return training_callbacks(
-            save_dir, monitor="val_loss", mode="min",
-            early_stopping_patience=early_stopping_patience, reduce_lr_patience=None,
-        )
-
-    if done and done >= epochs:
-        detector, _ = load_checkpoint(last)
-    else:
-        options = {"iou_threshold": iou_threshold}
-        if classification:
-            options["classification"] = classification
-        if localization:
-            options["localization"] = localization
-        detector = PRESETS[model](
-            train.class_names, alpha=alpha, image_size=image_size,
-            backbone_weights=backbone_weights, freeze_backbone=freeze_backbone, **options,
-        )
-        detector.compile(
-            optimizer=one_cycle_adam(learning_rate, epochs * steps, lr_ratio, warmup_fraction)
-        )
-    history = {}
-    if done < epochs:
-        fit = detector.fit(train.dataset, validation_data=valid.dataset, epochs=epochs,
-                           callbacks=callbacks(), verbose=verbose)
-        history.update(fit.history)
-    if fine_tune_epochs and done < epochs + fine_tune_epochs:
-        detector.set_backbone_trainable(True)
-        cycle = fine_tune_epochs * steps
-        head_rate = learning_rate * fine_tune_learning_rate_factor
-        detector.compile(
-            optimizer=GroupedOptimizer(
-                [
-                    one_cycle_adam(head_rate * backbone_learning_rate_factor, cycle, lr_ratio,
-                                   warmup_fraction),
-                    one_cycle_adam(head_rate, cycle, lr_ratio, warmup_fraction),
-                ],
-                [detector.backbone_variable_pattern()],
+        def callbacks():
+            # The one-cycle schedule sets the rate: no reduce-on-plateau. Both
+            # phases share save_dir: checkpoints, history and the backup carry on.
+            return training_callbacks(
+                save_dir, monitor="val_loss", mode="min",
+                early_stopping_patience=early_stopping_patience, reduce_lr_patience=None,
+                resume=resume,
             )
-        )
-        fit = detector.fit(train.dataset, validation_data=valid.dataset, initial_epoch=epochs,
-                           epochs=epochs + fine_tune_epochs, callbacks=callbacks(),
-                           verbose=verbose)
-        for key, values in fit.history.items():
-            history.setdefault(key, []).extend(values)
+
+        if done and done >= epochs:
+            # Phase 1 finished in an earlier run: go on from its checkpoint.
+            detector, _ = load_checkpoint(last)
+        else:
+            options = {"iou_threshold": iou_threshold}
+            if classification:
+                options["classification"] = classification
+            if localization:
+                options["localization"] = localization
+            detector = PRESETS[model](
+                train.class_names, alpha=alpha, image_size=image_size,
+                backbone_weights=backbone_weights, freeze_backbone=freeze_backbone, **options,
+            )
+            detector.compile(
+                optimizer=one_cycle_adam(learning_rate, epochs * steps, lr_ratio, warmup_fraction)
+            )
+            _build_optimizer(detector)
+        history = {}
+        if done < epochs:
+            fit = detector.fit(train.dataset, validation_data=valid.dataset, epochs=epochs,
+                               callbacks=callbacks(), verbose=verbose)
+            history.update(fit.history)
+        if fine_tune_epochs and done < total_epochs:
+            detector.set_backbone_trainable(True)
+            cycle = fine_tune_epochs * steps
+            head_rate = learning_rate * fine_tune_learning_rate_factor
+            detector.compile(
+                optimizer=GroupedOptimizer(
+                    [
+                        one_cycle_adam(head_rate * backbone_learning_rate_factor, cycle,
+                                       lr_ratio, warmup_fraction),
+                        one_cycle_adam(head_rate, cycle, lr_ratio, warmup_fraction),
+                    ],
+                    [detector.backbone_variable_pattern()],
+                )
+            )
+            _build_optimizer(detector)
+            fit = detector.fit(train.dataset, validation_data=valid.dataset,
+                               initial_epoch=epochs, epochs=total_epochs, callbacks=callbacks(),
+                               verbose=verbose)
+            for key, values in fit.history.items():
+                history.setdefault(key, []).extend(values)
     return detector, history
 
 

@@ -1,0 +1,173 @@
+"""The detector command survives `kill -9` in phase 2 and trains the same under MirroredStrategy.
+
+Every run here is a real `tfvision` process (or, for MirroredStrategy, a
+real Python process: virtual devices must be set before TensorFlow starts,
+which the pytest process already did) on the built-in shapes.
+"""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+
+from tfvision.cli.main import build_parser, main
+from tfvision.training import GroupedOptimizer, load_checkpoint, read_checkpoint_state
+
+EPOCHS, FINE_TUNE_EPOCHS, TRAIN_IMAGES, BATCH = 1, 2, 32, 16
+TOTAL = EPOCHS + FINE_TUNE_EPOCHS
+STEPS = TRAIN_IMAGES // BATCH
+
+
+def train_args(save_dir, *extra):
+    return [
+        "detector", "train", "--data", "shapes", "--save-dir", save_dir,
+        "--image-size", "64", "--alpha", "0.35", "--weights", "shapes",
+        "--epochs", str(EPOCHS), "--fine-tune-epochs", str(FINE_TUNE_EPOCHS),
+        "--train-images", str(TRAIN_IMAGES), "--valid-images", "16",
+        "--batch-size", str(BATCH), "--learning-rate", "0.003", "--seed", "0", *extra,
+    ]
+
+
+def tfvision(*args):
+    command = [sys.executable, "-m", "tfvision.cli.main", *args]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def history_epochs(save_dir):
+    with open(os.path.join(save_dir, "history.csv")) as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def test_train_takes_strategy_and_resume_options():
+    args = build_parser().parse_args(train_args("run"))
+    assert args.strategy == "none" and args.resume is True
+    args = build_parser().parse_args(train_args("run", "--strategy", "mirrored", "--no-resume"))
+    assert args.strategy == "mirrored" and args.resume is False
+
+
+def test_kill_9_in_fine_tuning_resumes_fine_tuning_and_no_resume_starts_again(tmp_path):
+    save_dir = str(tmp_path / "run")
+    last = os.path.join(save_dir, "last.keras")
+    process = tfvision(*train_args(save_dir))
+    deadline = time.monotonic() + 300
+    # Phase 1 is epoch 0; from 2 epochs done on, the kill lands in phase 2.
+    while time.monotonic() < deadline and process.poll() is None:
+        if os.path.isfile(last) and read_checkpoint_state(last)["epoch"] >= EPOCHS + 1:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = read_checkpoint_state(last)["epoch"]  # epochs fully written before the kill
+    assert EPOCHS < killed_at < TOTAL
+
+    rerun = tfvision(*train_args(save_dir))
+    output, _ = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, output[-3000:]
+    # Phase 1 is not trained again: the rerun's Keras progress starts in phase 2.
+    assert f"Epoch {killed_at + 1}/{TOTAL}" in output, output[-3000:]
+    assert f"Epoch {EPOCHS}/{EPOCHS}" not in output
+    epochs = history_epochs(save_dir)
+    # The row of the epoch the kill cut short may exist only if it was written:
+    # no epoch is lost, and none after the resume point is repeated.
+    assert sorted(set(epochs)) == list(range(TOTAL))
+    assert epochs[: EPOCHS] == list(range(EPOCHS))  # phase 1 logged once
+    assert epochs[-(TOTAL - killed_at):] == list(range(killed_at, TOTAL))
+    assert read_checkpoint_state(last)["epoch"] == TOTAL
+    model, _ = load_checkpoint(last)  # the checkpoint the kill may have cut is whole
+    assert not model.freeze_backbone and isinstance(model.optimizer, GroupedOptimizer)
+    # The optimizer state came back with the backup: the fine-tuning cycle
+    # counted every one of its steps, not only those after the resume.
+    assert int(model.optimizer.iterations) == FINE_TUNE_EPOCHS * STEPS
+
+    # --no-resume (in process: no kill here) ignores last.keras and trains from epoch 0.
+    assert main(train_args(save_dir, "--no-resume", "--fine-tune-epochs", "0")) == 0
+    assert history_epochs(save_dir) == list(range(EPOCHS))
+    model, state = load_checkpoint(last)
+    assert state["epoch"] == EPOCHS
+    assert model.freeze_backbone  # a phase-1 model again, not the fine-tuned one
+
+
+MIRRORED = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import keras
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from tfvision.data.detection_pipeline import synthetic_detection
+    from tfvision.models.ssd import ssdlite_mobilenet_v2
+    from tfvision.models.ssd.ssd_recipe import train_detector
+    save_dir = sys.argv[1]
+
+    # The same unaugmented global batches of 8 (4 per replica) on one device and two.
+    def train(strategy):
+        keras.utils.set_random_seed(0)
+        data = synthetic_detection(16, "train", image_size=64, batch_size=8, training=False)
+        valid = synthetic_detection(8, "valid", image_size=64, batch_size=8, training=False)
+        with strategy.scope():
+            model = ssdlite_mobilenet_v2(data.class_names, alpha=0.35, image_size=64,
+                                         backbone_weights="shapes", freeze_backbone=True,
+                                         extra_channels=(32, 32, 32, 32))
+            for layer in model._flatten_layers():  # batch norm in inference mode
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
+            model.compile(optimizer=keras.optimizers.SGD(0.05))
+        initial = [v.numpy() for v in model.trainable_variables]
+        history = model.fit(data.dataset, validation_data=valid.dataset, epochs=2,
+                            verbose=0).history
+        return history, initial, [v.numpy() for v in model.trainable_variables]
+
+    single, initial, single_weights = train(tf.distribute.get_strategy())
+    # Not collective ops here: two MirroredStrategy objects with collectives in one
+    # process share collective instance keys, and TensorFlow then refuses the
+    # recipe's (own strategy, other gradient shapes) as a shape mismatch.
+    one_device_reduce = tf.distribute.ReductionToOneDevice()
+    mirrored = tf.distribute.MirroredStrategy(cross_device_ops=one_device_reduce)
+    two, _, mirrored_weights = train(mirrored)
+    difference = max(float(np.abs(a - b).max()) for a, b in zip(single_weights, mirrored_weights))
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(initial, single_weights))
+
+    # The recipe end to end under the strategy (its head's batch norm trains).
+    _, recipe = train_detector(
+        "shapes", save_dir, strategy="mirrored", image_size=64, alpha=0.35,
+        backbone_weights="shapes", epochs=1, batch_size=8, num_train_images=16,
+        num_valid_images=8, seed=0, verbose=0,
+    )
+    print(json.dumps({
+        "replicas": mirrored.num_replicas_in_sync, "single": single, "mirrored": two,
+        "weight_difference": difference, "moved": moved, "recipe": recipe,
+    }))
+    """
+)
+
+
+def test_mirrored_over_two_devices_matches_one_device(tmp_path):
+    save_dir = str(tmp_path / "run")
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED, save_dir], capture_output=True, text=True,
+        timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["replicas"] == 2
+    # Each replica divides by the positives of the global batch: the losses
+    # (total, both parts, validation) are the one-device figures, not twice
+    # them nor a mean of per-replica ratios. Float32 sums in another order
+    # differ by ~1e-7 relative; 1e-5 leaves room for the 4 SGD steps.
+    for key in ("loss", "localization_loss", "classification_loss", "val_loss"):
+        np.testing.assert_allclose(out["mirrored"][key], out["single"][key], rtol=1e-5,
+                                   err_msg=key)
+    assert out["moved"] > 1e-3  # training changed the head ...
+    assert out["weight_difference"] < 1e-5  # ... identically on two replicas and on one
+    assert len(out["recipe"]["loss"]) == 1 and np.isfinite(out["recipe"]["loss"][0])
+    assert read_checkpoint_state(os.path.join(save_dir, "last.keras"))["epoch"] == 1
