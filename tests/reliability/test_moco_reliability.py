@@ -153,9 +153,11 @@ def test_kill_9_during_pretraining_then_the_same_command_resumes(tmp_path):
     assert int(model.queue_pointer.numpy()) == (6 * 4 * 2 * 32) % 80  # keys of every step once
     assert model.optimizer.iterations.numpy() == 6 * 4
     assert os.path.isfile(os.path.join(save_dir, "backbone.weights.h5"))
+    resumed_rows, resumed_weights = rows, model.get_weights()
 
     # --no-resume starts again at epoch 0, from scratch: with --seed and
-    # --deterministic its first epochs repeat the killed run's exactly.
+    # --deterministic, this uninterrupted run repeats the killed-and-resumed one
+    # exactly — its history and its final weights (key encoder and queue included).
     output = finish(tfvision(*command, "--no-resume"))
     assert "Epoch 1/6" in output
     rows = history(save_dir)
@@ -164,6 +166,9 @@ def test_kill_9_during_pretraining_then_the_same_command_resumes(tmp_path):
     assert read_checkpoint_state(last)["epoch"] == 6
     model, _ = load_checkpoint(last)
     assert model.optimizer.iterations.numpy() == 6 * 4
+    for a, b in zip(resumed_weights, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert [row["loss"] for row in rows] == [row["loss"] for row in resumed_rows]
 
 
 def test_mirrored_over_two_devices_matches_one_device_with_split_batch_norm(tmp_path):

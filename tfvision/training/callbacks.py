@@ -110,15 +110,6 @@ def training_callbacks(
     if not resume:
         shutil.rmtree(backup_dir, ignore_errors=True)
     csv_path = os.path.join(save_dir, "history.csv")
-    callbacks = epoch_seeds_callbacks(datasets) + [
-        # The epoch's row is written before the epoch counts as done (backup),
-        # so a kill between the two repeats the epoch and replaces the row.
-        HistoryCSVLogger(csv_path),
-        CheckpointCallback(save_dir, monitor=monitor, mode=mode),
-        TrainingCurvesCallback(csv_path, os.path.join(save_dir, "training_curves.png")),
-    ]
-    if tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(os.path.join(save_dir, "logs")))
     stateful = []
     if early_stopping_patience is not None:
         stateful.append(
@@ -135,7 +126,18 @@ def training_callbacks(
                 monitor=monitor, mode=mode, factor=0.2, patience=reduce_lr_patience
             )
         )
-    # Last: it saves the epoch once every other callback has updated its state,
-    # and restores those states after their own `on_train_begin` reset them.
-    backup = TrainingBackup(backup_dir, callbacks=stateful)
-    return callbacks + stateful + [backup]
+    callbacks = epoch_seeds_callbacks(datasets) + [
+        # The epoch's row is written before the epoch counts as done (backup),
+        # so a kill between the two repeats the epoch and replaces the row.
+        HistoryCSVLogger(csv_path),
+        *stateful,
+        # After the callbacks whose state it saves (and restores after their
+        # own `on_train_begin` reset it); before `last.keras`, so the backup is
+        # never behind the checkpoint a resumed run reads its phase from.
+        TrainingBackup(backup_dir, callbacks=stateful),
+        CheckpointCallback(save_dir, monitor=monitor, mode=mode),
+        TrainingCurvesCallback(csv_path, os.path.join(save_dir, "training_curves.png")),
+    ]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(save_dir, "logs")))
+    return callbacks

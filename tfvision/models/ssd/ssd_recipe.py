@@ -131,6 +131,11 @@ def train_detector(
     """
     if model not in PRESETS:
         raise ValueError(f"`model` must be one of {sorted(PRESETS)}. Received: model={model!r}")
+    if strategy == "multi-worker":
+        raise ValueError(
+            "The detector trains on one machine: strategy 'none' or 'mirrored' (every local "
+            f"device). Received: strategy={strategy!r}"
+        )
     configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu,
                   deterministic=deterministic)
     distribution = distribution_strategy(strategy)
@@ -153,7 +158,7 @@ def train_detector(
             return training_callbacks(
                 save_dir, monitor="val_loss", mode="min",
                 early_stopping_patience=early_stopping_patience, reduce_lr_patience=None,
-                resume=resume,
+                resume=resume, datasets=[train.dataset],
             )
 
         if done and done >= epochs:
