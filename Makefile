@@ -51,11 +51,12 @@ demo-classifier: $(STAMP)
 	$(BIN)/tfvision classifier predict $(CLASSIFIER_DATA)/test/star/0.jpg \
 	    $(CLASSIFIER_RUN)/best.keras --top-k 3 --plot $(CLASSIFIER_RUN)/prediction.png
 
+# Two processes, one test file each at a time: much of the suite is tracing and process start-up.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m slow
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "torch CPU build not installable; the PyTorch comparison will be skipped"

@@ -89,7 +89,7 @@ MIRRORED = textwrap.dedent(
                 if "queue_pointer" not in names[i])
     # Batch-norm moving statistics: every replica's copy against one device's.
     replica_copies = [[v.numpy() for v in twin.weights[i].value.values] for i in moving]
-    moving_difference = max(float(np.abs(copy - a[i]).max())
+    moving_difference = max(float(np.abs(copy - a[i]).max() / max(1.0, np.abs(a[i]).max()))
                             for copies, i in zip(replica_copies, moving) for copy in copies)
 
     print(json.dumps({
@@ -184,15 +184,18 @@ def test_mirrored_over_two_devices_matches_one_device_with_split_batch_norm(tmp_
     # does on one device; the cross-replica key shuffle draws the same permutation
     # of the global batch as the one-device shuffle, and the queue gets the keys in
     # the same order. So the maths is the same and only the float32 summation order
-    # differs (measured after 8 steps: losses equal to float32 precision, weights and
-    # moving statistics within 4e-6, while every weight moved by more than 3e-3).
+    # differs. Eight momentum-SGD steps through a temperature-0.2 softmax amplify
+    # that rounding by an amount that depends on the images: measured 4e-6 with one
+    # set of augmented views and 1.4e-4 with another, the losses equal to float32
+    # precision both times, while every weight moved by more than 3e-3.
     # One device without split batch norm is a different computation.
     np.testing.assert_allclose(out["mirrored_loss"], out["single_loss"], rtol=1e-5)
     assert np.abs(np.subtract(out["unsplit_loss"], out["single_loss"])).max() > 1e-2
     assert out["moved"] > 1e-4  # every weight (and the queue) changed ...
-    assert out["weight_difference"] < 5e-5  # ... the same on two replicas and on one
-    # The moving statistics too: every replica keeps the mean of the replicas'.
-    assert out["moving_difference"] < 5e-5
+    assert out["weight_difference"] < 5e-4  # ... the same on two replicas and on one
+    # The moving statistics too (relative to the largest of each, or absolute
+    # below 1): every replica keeps the mean of the replicas'.
+    assert out["moving_difference"] < 5e-4
 
     # The recipe under the strategy: one epoch, then resumed inside the strategy.
     assert out["recipe_replicas"] == 2

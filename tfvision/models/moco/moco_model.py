@@ -15,7 +15,7 @@ from tfvision.models.moco.batch_shuffle import (
 from tfvision.models.moco.key_queue import fifo_enqueue
 from tfvision.models.moco.moco_heads import ProjectionHead, l2_normalize
 from tfvision.models.moco.momentum import momentum_update
-from tfvision.training.multi_worker import MultiWorkerTrainerMixin
+from tfvision.training.multi_worker import MultiWorkerTrainerMixin, in_multi_worker_mode
 
 
 def _num_replicas():
@@ -259,7 +259,8 @@ class MoCo(MultiWorkerTrainerMixin, keras.Model):
             context = tf.distribute.get_replica_context()
             keys = [context.all_gather(k, axis=0) for k in keys]  # [R * N, D] each
         self.enqueue(ops.concatenate(keys, axis=0))  # [N', D], view 1's keys first
-        if _num_replicas() > 1:
+        if _num_replicas() > 1 and not in_multi_worker_mode(self.distribute_strategy):
+            # (Across workers `MultiWorkerTrainerMixin` averages them after the step.)
             self._average_batch_norm_statistics()
         return self._update_metrics(loss, positive)
 
