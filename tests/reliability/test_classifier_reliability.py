@@ -6,14 +6,13 @@ Every run here is a real `tfvision` process on a generated image folder.
 import csv
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import keras
 import numpy as np
 import pytest
 
+from tests.reliability.commands import history_epochs, tfvision
 from tfvision.data import write_image_folder
 from tfvision.training import load_checkpoint, read_checkpoint_state
 from tfvision.training.backup import read_backup_epoch
@@ -24,24 +23,10 @@ TRAIN = [
     "--patience", "10",
 ]
 
-
-def tfvision(*args, **kwargs):
-    command = [sys.executable, "-m", "tfvision.cli.main", *args]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, **kwargs)
-
-
 def train_args(data, save_dir, *extra):
     args = list(TRAIN)
     args[2], args[4] = data, save_dir
     return args + list(extra)
-
-
-def history_epochs(save_dir):
-    with open(os.path.join(save_dir, "history.csv")) as handle:
-        return [int(row["epoch"]) for row in csv.DictReader(handle)]
-
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):

@@ -8,8 +8,6 @@ import csv
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import keras
@@ -17,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.reliability.commands import finish, tfvision
 from tfvision.data import aligned_splits, shapes_two_views
 from tfvision.models.classifier import ImageClassifier
 from tfvision.models.cotraining import CoTraining
@@ -33,21 +32,6 @@ COTRAIN = [
     "--alpha", "0.35", "--weights", "shapes", "--image-size", "32", "--hidden-units", "8",
     "--batch-size", "8", "--seed", "0", "--deterministic",
 ]
-
-
-def tfvision(*args):
-    command = [sys.executable, "-m", "tfvision.cli.main", *args]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-
-
-def finish(process):
-    output, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, output[-3000:]
-    return output
-
-
 def read_state(save_dir):
     path = os.path.join(save_dir, "backup", "state.json")
     if not os.path.isfile(path):

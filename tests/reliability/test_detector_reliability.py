@@ -5,7 +5,6 @@ real Python process: virtual devices must be set before TensorFlow starts,
 which the pytest process already did) on the built-in shapes.
 """
 
-import csv
 import json
 import os
 import signal
@@ -16,6 +15,7 @@ import time
 
 import numpy as np
 
+from tests.reliability.commands import history_epochs, tfvision
 from tfvision.cli.main import build_parser
 from tfvision.training import GroupedOptimizer, load_checkpoint, read_checkpoint_state
 from tfvision.training.backup import read_backup_epoch
@@ -34,20 +34,6 @@ def train_args(save_dir, *extra):
         "--batch-size", str(BATCH), "--learning-rate", "0.003", "--seed", "0", "--deterministic",
         *extra,
     ]
-
-
-def tfvision(*args):
-    command = [sys.executable, "-m", "tfvision.cli.main", *args]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-
-
-def history_epochs(save_dir):
-    with open(os.path.join(save_dir, "history.csv")) as handle:
-        return [int(row["epoch"]) for row in csv.DictReader(handle)]
-
-
 def test_train_takes_strategy_and_resume_options():
     args = build_parser().parse_args(train_args("run"))
     assert args.strategy == "none" and args.resume is True

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tests.reliability.commands import finish, tfvision
 from tfvision.models.moco import MoCo, SmallCNN
 from tfvision.training import load_checkpoint, read_checkpoint_state
 from tfvision.training.checkpoints import CheckpointCallback
@@ -102,21 +103,6 @@ MIRRORED = textwrap.dedent(
     }))
     """
 )
-
-
-def tfvision(*args):
-    command = [sys.executable, "-m", "tfvision.cli.main", *args]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-
-
-def finish(process):
-    output, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, output[-3000:]
-    return output
-
-
 def history(save_dir):
     with open(os.path.join(save_dir, "history.csv")) as handle:
         return list(csv.DictReader(handle))
