@@ -179,7 +179,8 @@ def test_a_bad_tf_config_is_refused(monkeypatch, tf_config, message):
 
 @pytest.mark.parametrize("command", [["moco", "pretrain", "shapes"],
                                      ["classifier", "train", "data"],
-                                     ["detector", "train", "--data", "shapes"]])
+                                     ["detector", "train", "--data", "shapes"],
+                                     ["cotrain", "shapes"]])
 def test_training_commands_take_strategy_multi_worker(command):
     args = build_parser().parse_args([*command, "--save-dir", "run", "--strategy", "multi-worker"])
     assert args.strategy == "multi-worker"
