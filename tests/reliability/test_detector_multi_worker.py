@@ -1,6 +1,9 @@
 """The detector recipe under MultiWorkerMirroredStrategy: two local workers train as one.
 
-Two worker processes on loopback (`tests.multi_worker.run_workers`) run
+Two worker processes on loopback (`tests.multi_worker.run_workers`) first
+fit an SSDLite directly under the strategy on fixed (unaugmented) global
+batches of 16, worker 0 then fitting the same model on one device with the
+same global batches as a reference. Then they run
 `train_detector(strategy="multi-worker")` on the built-in shapes (64 px,
 alpha 0.35 with the shapes weights, 8 images per worker of each global batch
 of 16, one frozen epoch then one fine-tuning epoch through the
@@ -22,10 +25,39 @@ WORKER = textwrap.dedent(
     import numpy as np
     from tfvision.training.distribution import distribution_strategy
     strategy = distribution_strategy("multi-worker")  # before TensorFlow runs anything
+    import keras
+    import tensorflow as tf
+    from tfvision.data.detection_pipeline import synthetic_detection
     from tfvision.models.mobilenet_v2 import MobileNetV2
+    from tfvision.models.ssd import ssdlite_mobilenet_v2
     from tfvision.models.ssd.ssd_recipe import evaluate_detector, train_detector
+    from tfvision.training.distribution import shard_by_data
     out = sys.argv[1]
     index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+
+    # The same unaugmented global batches of 16 (8 per worker) on two workers and one device.
+    def fit_detector(strategy):
+        keras.utils.set_random_seed(0)
+        data = synthetic_detection(32, "train", image_size=64, batch_size=16, training=False)
+        valid = synthetic_detection(16, "valid", image_size=64, batch_size=16, training=False)
+        with strategy.scope():
+            model = ssdlite_mobilenet_v2(data.class_names, alpha=0.35, image_size=64,
+                                         backbone_weights="shapes", freeze_backbone=True,
+                                         extra_channels=(32, 32, 32, 32))
+            for layer in model._flatten_layers():  # batch norm in inference mode
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
+            model.compile(optimizer=keras.optimizers.SGD(0.05))
+        initial = [v.numpy() for v in model.trainable_variables]
+        history = model.fit(shard_by_data(data.dataset), epochs=1, verbose=0,
+                            validation_data=shard_by_data(valid.dataset)).history
+        weights = [v.numpy() for v in model.trainable_variables]
+        moved = max(float(np.abs(a - b).max()) for a, b in zip(initial, weights))
+        return history, moved, weights
+
+    result = {}
+    result["fit"], result["fit_moved"], weights = fit_detector(strategy)
+    np.savez(os.path.join(out, f"fit_{index}.npz"), *weights)
 
     detector, history = train_detector(
         "shapes", os.path.join(out, "detector"), strategy="multi-worker", image_size=64,
@@ -40,7 +72,11 @@ WORKER = textwrap.dedent(
                 for a, b in zip(detector.backbone.get_weights(), shapes.get_weights()))
     evaluation = evaluate_detector("shapes", None, split="valid", batch_size=8,
                                    num_images=16, model=detector)
+    if index == 0:  # The reference: one device, the same global batches.
+        result["single"], _, weights = fit_detector(tf.distribute.get_strategy())
+        np.savez(os.path.join(out, "fit_single.npz"), *weights)
     print(json.dumps({
+        **result,
         "history": history,
         "iterations": int(detector.optimizer.iterations.numpy()),
         "backbone_moved": moved,
@@ -56,6 +92,20 @@ WORKER = textwrap.dedent(
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("detector_multi_worker")
     return run_workers(WORKER, [str(out)], str(out)), out
+
+
+def test_two_workers_fit_the_detector_as_one_device(run):
+    (chief, worker), out = run
+    fit = [load_weights(out / f"fit_{i}.npz") for i in range(2)]
+    assert max_difference(*fit) == 0.0  # identical on both workers ...
+    assert chief["fit"] == worker["fit"]
+    # Each replica divides by the positives of the global batch (across workers):
+    # the losses are the one-device figures, not twice them nor a mean of ratios.
+    for key in ("loss", "localization_loss", "classification_loss", "val_loss"):
+        np.testing.assert_allclose(chief["fit"][key], chief["single"][key], rtol=1e-5,
+                                   err_msg=key)
+    assert chief["fit_moved"] > 1e-3  # training changed the head ...
+    assert max_difference(fit[0], load_weights(out / "fit_single.npz")) < 1e-5  # ... as one device
 
 
 def test_two_workers_end_with_identical_detector_weights(run):
