@@ -1,7 +1,8 @@
 """MultiWorkerMirroredStrategy: two local worker processes train as one.
 
-Two processes on loopback form a cluster through `TF_CONFIG` (worker 0 and
-worker 1, free ports), as two machines would. Each runs the same script:
+Two processes on loopback form a cluster through `TF_CONFIG`
+(`tests.multi_worker.run_workers`), as two machines would. Each runs the
+same script:
 
 - the classifier fitted directly under the strategy on fixed (unaugmented)
   batches of 16, worker 0 then fitting the same model on one device with
@@ -12,18 +13,13 @@ worker 1, free ports), as two machines would. Each runs the same script:
 Each worker saves its final weights; the test compares them.
 """
 
-import json
-import os
-import socket
-import subprocess
-import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.multi_worker import load_weights, max_difference, run_workers
 from tfvision.cli.main import build_parser
 from tfvision.data import write_image_folder
 from tfvision.training import distribution
@@ -96,73 +92,12 @@ WORKER = textwrap.dedent(
 )
 
 
-def free_port():
-    with socket.socket() as server:
-        server.bind(("localhost", 0))
-        return server.getsockname()[1]
-
-
-def run_workers(data, out, timeout=900):
-    """Starts two workers of one cluster and returns what each printed last.
-
-    A worker that fails stops the other (which would wait for it forever).
-    """
-    cluster = {"worker": [f"localhost:{free_port()}", f"localhost:{free_port()}"]}
-    workers, logs = [], []
-    for index in range(2):
-        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        env = {**os.environ, "TF_CONFIG": tf_config, "TF_CPP_MIN_LOG_LEVEL": "3",
-               "CUDA_VISIBLE_DEVICES": ""}
-        stdout = open(os.path.join(out, f"worker_{index}.out"), "w+")
-        stderr = open(os.path.join(out, f"worker_{index}.err"), "w+")
-        logs.append((stdout, stderr))
-        workers.append(subprocess.Popen([sys.executable, "-c", WORKER, data, out], env=env,
-                                        text=True, stdout=stdout, stderr=stderr))
-    try:
-        deadline = time.monotonic() + timeout
-        while any(w.poll() is None for w in workers) and time.monotonic() < deadline:
-            if any(w.poll() not in (None, 0) for w in workers):
-                break
-            time.sleep(0.5)
-        # The failed worker first (its peer is then stuck), else one still running.
-        codes = [w.poll() for w in workers]
-        for index in sorted(range(2), key=lambda i: codes[i] in (None, 0)):
-            if codes[index] != 0:
-                stderr = logs[index][1]
-                stderr.seek(0)
-                state = "timed out" if codes[index] is None else f"exited with {codes[index]}"
-                pytest.fail(f"worker {index} {state}:\n{stderr.read()[-3000:]}")
-        results = []
-        for stdout, _ in logs:
-            stdout.seek(0)
-            results.append(json.loads(stdout.read().strip().splitlines()[-1]))
-        return results
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
-        for files in logs:
-            for file in files:
-                file.close()
-
-
-def load_weights(path):
-    with np.load(path) as arrays:
-        return [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
-
-
-def max_difference(a, b):
-    assert len(a) == len(b)
-    return max(float(np.abs(x - y).max()) for x, y in zip(a, b))
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     data = str(tmp_path_factory.mktemp("multi_worker") / "shapes")
     write_image_folder(data, {"train": 64, "valid": 16}, image_size=32, seed=21)
     out = tmp_path_factory.mktemp("multi_worker_out")
-    return run_workers(data, str(out)), out
+    return run_workers(WORKER, [data, str(out)], str(out)), out
 
 
 def test_two_workers_train_the_classifier_as_one_device(run):
@@ -243,7 +178,9 @@ def test_a_bad_tf_config_is_refused(monkeypatch, tf_config, message):
 
 
 @pytest.mark.parametrize("command", [["moco", "pretrain", "shapes"],
-                                     ["classifier", "train", "data"]])
+                                     ["classifier", "train", "data"],
+                                     ["detector", "train", "--data", "shapes"],
+                                     ["cotrain", "shapes"]])
 def test_training_commands_take_strategy_multi_worker(command):
     args = build_parser().parse_args([*command, "--save-dir", "run", "--strategy", "multi-worker"])
     assert args.strategy == "multi-worker"

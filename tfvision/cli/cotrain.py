@@ -57,7 +57,7 @@ def _add_cotrain(commands):
                          help="samples of the built-in data with MANIFEST=shapes (default 1000)")
     cotrain.add_argument("--strict", action="store_true", help="fail on the first unreadable image")
     add_run_options(cotrain)
-    add_strategy_option(cotrain, ("none", "mirrored"))  # one machine
+    add_strategy_option(cotrain)
     add_resume_option(cotrain)
     cotrain.set_defaults(run=run_cotrain)
 

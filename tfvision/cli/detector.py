@@ -67,7 +67,7 @@ def _add_train(sub):
     train.add_argument("--valid-images", type=int, help="images of the built-in valid split")
     train.add_argument("--no-augment", action="store_true", help="train without augmentation")
     add_run_options(train)
-    add_strategy_option(train, ("none", "mirrored"))  # one machine
+    add_strategy_option(train)
     add_resume_option(train)
     train.set_defaults(run=run_train)
 

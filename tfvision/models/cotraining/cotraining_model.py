@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from tfvision.training.multi_worker import MultiWorkerTrainerMixin
+
 
 def _num_replicas():
     context = tf.distribute.get_replica_context()
@@ -10,7 +12,7 @@ def _num_replicas():
 
 
 @keras.saving.register_keras_serializable(package="tfvision")
-class CoTraining(keras.Model):
+class CoTraining(MultiWorkerTrainerMixin, keras.Model):
     """Two classifiers over two aligned views of the same samples.
 
     Model 0 sees view 0 and model 1 sees view 1. A training batch holds one

@@ -18,7 +18,12 @@ from tfvision.models.cotraining.round_backup import RoundBackup
 from tfvision.models.cotraining.rounds import fit_rounds
 from tfvision.models.cotraining.view_callbacks import PerViewPlateau
 from tfvision.training.checkpoints import save_checkpoint
-from tfvision.training.distribution import distribution_strategy
+from tfvision.training.distribution import (
+    check_shared_seed,
+    distribution_strategy,
+    global_batch_size,
+    worker_save_dir,
+)
 from tfvision.training.setup import configure_run
 
 SHAPES = "shapes"
@@ -96,7 +101,12 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
         num_shapes: int. Samples of the built-in data. Defaults to `1000`.
         strategy: str. `tf.distribute` strategy name (see
             `tfvision.training.distribution_strategy`); each global batch of
-            `batch_size` is split over the replicas. Defaults to `"none"`.
+            `batch_size` is split over the replicas. Under `"multi-worker"`
+            (every worker runs the same call with the same `seed`) each worker
+            takes `batch_size` samples of every global batch, all workers
+            predict the pool alike and pick the same pseudo-labels, and only
+            the chief writes to `save_dir` (see `worker_save_dir`).
+            Defaults to `"none"`.
         resume: bool. Go on from `save_dir/backup`. Defaults to `True`.
         callbacks: list of extra Keras callbacks for each round's `fit`.
 
@@ -104,8 +114,13 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
         `(cotraining, result)`: the trained `CoTraining` and `fit_rounds`'s
         `CoTrainingResult`.
     """
+    # First: a multi-worker strategy sets up its collectives before TensorFlow runs.
+    distribution = distribution_strategy(strategy)
     configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu,
                   deterministic=deterministic)
+    check_shared_seed(seed, distribution)
+    save_dir = worker_save_dir(save_dir, distribution)  # the backup too: the chief's is save_dir's
+    batch_size = global_batch_size(batch_size, distribution)
     os.makedirs(save_dir, exist_ok=True)
     samples = load_two_view_data(manifest, num_shapes, seed, strict)
     splits = aligned_splits(samples.labels, labelled_fraction, test_fraction, valid_fraction,
@@ -130,13 +145,8 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
         if on_round_end is not None:
             on_round_end(record)
 
-    if strategy == "multi-worker":
-        raise ValueError(
-            "Co-training runs on one machine: strategy 'none' or 'mirrored' (every local "
-            f"device). Received: strategy={strategy!r}"
-        )
     # Models, optimizers and metrics are created inside the scope: mirrored variables.
-    with distribution_strategy(strategy).scope():
+    with distribution.scope():
         cotraining = build_cotraining(samples.class_names, arch, image_size, alpha, weights,
                                       train_backbone, hidden_units, dropout, learning_rate)
         plateau = PerViewPlateau(early_stopping_patience, reduce_lr_patience)

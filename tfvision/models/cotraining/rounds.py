@@ -27,6 +27,7 @@ from tfvision.models.cotraining.round_backup import (
 )
 from tfvision.models.cotraining.selection import remove_conflicts, top_k_confident
 from tfvision.models.cotraining.view_callbacks import PerViewPlateau
+from tfvision.training.distribution import shard_by_data
 
 
 @dataclasses.dataclass
@@ -154,7 +155,10 @@ def training_dataset(samples, train_sets, image_size, batch_size, seed=None,
 def predict_pool(cotraining, samples, pool, image_size, batch_size=64, crop_fraction=1.0):
     """Both models' probabilities on the pool, in batches: `([P, C], [P, C])`."""
     dataset = aligned_dataset(samples, pool, image_size, batch_size, crop_fraction)
-    outputs = cotraining.predict(dataset.map(lambda x, y: (x,)), verbose=0)  # ((x0, x1),)
+    # Under the multi-worker strategy each worker predicts its share of every
+    # batch and `predict` gathers all shares, in order, on every worker.
+    dataset = shard_by_data(dataset.map(lambda x, y: (x,)))  # ((x0, x1),)
+    outputs = cotraining.predict(dataset, verbose=0)
     return outputs["view0"], outputs["view1"]
 
 
@@ -195,7 +199,7 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
         epochs_per_round: int >= 1. Defaults to `3`.
         k: int picks per model per round, or float fraction of the pool.
             Defaults to `0.01`.
-        batch_size: int. Defaults to `32`.
+        batch_size: int, the global batch. Defaults to `32`.
         image_size: int. Model input side. Defaults to `model0.image_size`.
         steps_per_epoch: int. Training steps per epoch. Defaults to the
             larger training set divided by `batch_size` (rounded up).
@@ -246,8 +250,9 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
         pool = np.asarray(state["pool"], np.int64)
         state = {**state, "run": state["run"] + 1}
     history = list(state["history"])
-    valid = aligned_dataset(samples, splits.valid, image_size, 128, crop_fraction)
-    test = aligned_dataset(samples, splits.test, image_size, 128, crop_fraction)
+    # Every worker builds the same batches and keeps its share of each (one worker: all).
+    valid = shard_by_data(aligned_dataset(samples, splits.valid, image_size, 128, crop_fraction))
+    test = shard_by_data(aligned_dataset(samples, splits.test, image_size, 128, crop_fraction))
 
     def save_epoch(epoch, logs):
         if backup is None:
@@ -268,7 +273,7 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
         train = training_dataset(samples, train_sets, image_size, batch_size,
                                  None if seed is None else seed + 10 * round_number, crop_scale)
         # A resumed round: the batches its first `done` epochs used are skipped.
-        train = train.skip(done * steps) if done else train
+        train = shard_by_data(train.skip(done * steps) if done else train)
         saver = keras.callbacks.LambdaCallback(on_epoch_end=save_epoch)
         fit = cotraining.fit(train, steps_per_epoch=steps, initial_epoch=done,
                              epochs=done if state["stopped"] else int(epochs_per_round),

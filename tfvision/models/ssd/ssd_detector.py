@@ -15,10 +15,11 @@ from tfvision.losses.multibox import CLASSIFICATION_LOSSES, LOCALIZATION_LOSSES,
 from tfvision.models.ssd.ssd_head import SSDHead
 from tfvision.ops.box_coding import encode_bounded, encode_ssd
 from tfvision.ops.targets import assign_targets
+from tfvision.training.multi_worker import MultiWorkerTrainerMixin
 
 
 @keras.saving.register_keras_serializable(package="tfvision")
-class SSDDetector(keras.Model):
+class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
     """Single-shot multibox detector assembled from small parts.
 
     Images (float RGB 0..255, `[B, S, S, 3]`) are normalised in the graph and

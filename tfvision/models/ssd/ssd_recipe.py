@@ -14,7 +14,13 @@ from tfvision.metrics import DetectionEvaluator
 from tfvision.models.ssd.ssd_presets import PRESETS
 from tfvision.training.callbacks import training_callbacks
 from tfvision.training.checkpoints import load_checkpoint, read_checkpoint_state
-from tfvision.training.distribution import distribution_strategy
+from tfvision.training.distribution import (
+    check_shared_seed,
+    distribution_strategy,
+    global_batch_size,
+    shard_by_data,
+    worker_save_dir,
+)
 from tfvision.training.grouped_optimizer import GroupedOptimizer
 from tfvision.training.one_cycle import OneCycleSchedule
 from tfvision.training.setup import configure_run
@@ -85,7 +91,11 @@ def train_detector(
     each global batch of `batch_size` images is split over the local
     devices; the model and its optimizer are made inside the strategy's
     scope, and the multibox loss is normalised by the positives of the
-    global batch (`SSDDetector.compute_loss`).
+    global batch (`SSDDetector.compute_loss`). `strategy="multi-worker"`
+    trains on the cluster of `TF_CONFIG` (every worker runs the same call,
+    with the same `seed`): each worker takes `batch_size` images of every
+    global batch, and only the chief writes to `save_dir` (the others to
+    `save_dir/workertemp_<index>`, see `worker_save_dir`).
 
     Args:
         data: str, a `detection_data` spec (`"shapes"`, ...).
@@ -97,7 +107,8 @@ def train_detector(
         backbone_weights: `None`, `"imagenet"`, `"shapes"` or a `.weights.h5`
             path. Defaults to `"imagenet"`.
         epochs: int, phase-1 epochs. Defaults to `10`.
-        batch_size: int. Defaults to `32`.
+        batch_size: int, the global batch (one worker's share under
+            `"multi-worker"`). Defaults to `32`.
         learning_rate: float, the peak rate of the head. Defaults to `1e-3`.
         lr_ratio: float, max / min rate of the cycle. Defaults to `20`.
         warmup_fraction: float. Defaults to `0.125`.
@@ -115,7 +126,7 @@ def train_detector(
             built-in data. Defaults to `None`.
         augment: bool, training augmentation. Defaults to `True`.
         early_stopping_patience: int or None. Defaults to `None`.
-        seed: int or None. Defaults to `None`.
+        seed: int or None; required under `"multi-worker"`. Defaults to `None`.
         mixed_precision: `"off"`, `"float16"` or `"bfloat16"`. Defaults to `"off"`.
         require_gpu: bool. Defaults to `False`.
         deterministic: bool, deterministic TensorFlow ops (needs `seed`).
@@ -131,20 +142,21 @@ def train_detector(
     """
     if model not in PRESETS:
         raise ValueError(f"`model` must be one of {sorted(PRESETS)}. Received: model={model!r}")
-    if strategy == "multi-worker":
-        raise ValueError(
-            "The detector trains on one machine: strategy 'none' or 'mirrored' (every local "
-            f"device). Received: strategy={strategy!r}"
-        )
+    # First: a multi-worker strategy sets up its collectives before TensorFlow runs.
+    distribution = distribution_strategy(strategy)
     configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu,
                   deterministic=deterministic)
-    distribution = distribution_strategy(strategy)
+    check_shared_seed(seed, distribution)
+    save_dir = worker_save_dir(save_dir, distribution)
+    batch_size = global_batch_size(batch_size, distribution)
     # Model, optimizers and metrics are made inside the scope: mirrored variables.
     with distribution.scope():
         train = detection_data(data, "train", image_size, batch_size, training=augment,
                                seed=seed, num_images=num_train_images)
         valid = detection_data(data, "valid", image_size, batch_size, training=False,
                                num_images=num_valid_images)
+        # Every worker builds the same batches and keeps its share of each.
+        train.dataset, valid.dataset = shard_by_data(train.dataset), shard_by_data(valid.dataset)
         steps = max(1, train.num_examples // batch_size)
         last = os.path.join(save_dir, "last.keras")
         done = 0
