@@ -19,6 +19,10 @@ import pytest
 
 from tests.multi_worker import load_weights, max_difference, run_workers
 
+# Two more worker pairs (about 2.5 minutes on two cores): run by `make test-slow` and
+# `.ci/run`; the classifier and MoCo multi-worker tests stay in the default suite.
+pytestmark = pytest.mark.slow
+
 WORKER = textwrap.dedent(
     """
     import json, os, sys
