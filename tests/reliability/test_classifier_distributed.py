@@ -4,15 +4,13 @@ The run is a separate process: virtual devices must be set before TensorFlow
 starts, which the pytest process already did.
 """
 
-import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
+from tests.reliability.commands import run_script
 from tfvision.data import write_image_folder
 
 RUN = textwrap.dedent(
@@ -58,16 +56,6 @@ RUN = textwrap.dedent(
     """
 )
 
-
-def run(code_args, env=None):
-    result = subprocess.run(
-        [sys.executable, "-c", RUN, *code_args], capture_output=True, text=True, timeout=600,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("distributed") / "shapes")
@@ -76,7 +64,7 @@ def data(tmp_path_factory):
 
 
 def test_mirrored_over_two_devices_matches_one_device(data, tmp_path):
-    out = run([data, str(tmp_path / "run")])
+    out = run_script(RUN, data, tmp_path / "run")
     assert out["replicas"] == 2
     np.testing.assert_allclose(out["mirrored_loss"], out["single_loss"], rtol=1e-5)
     assert out["moved"] > 1e-3  # training changed the head ...

@@ -4,13 +4,12 @@ The run is a separate process: virtual devices must be set before TensorFlow
 starts, which the pytest process already did.
 """
 
-import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
+
+from tests.reliability.commands import run_script
 
 RUN = textwrap.dedent(
     """
@@ -72,12 +71,7 @@ RUN = textwrap.dedent(
 
 
 def test_mirrored_over_two_devices_matches_one_device_and_the_recipe_runs(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", RUN, str(tmp_path / "run")], capture_output=True, text=True,
-        timeout=900, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = run_script(RUN, tmp_path / "run")
     print(out)  # the figures, with pytest -s
     assert out["replicas"] == 2
     # Each replica's loss is divided by the replica count, so the summed gradients are

@@ -5,17 +5,14 @@ real Python process: virtual devices must be set before TensorFlow starts,
 which the pytest process already did) on the built-in shapes.
 """
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 
 import numpy as np
 
-from tests.reliability.commands import history_epochs, tfvision
+from tests.reliability.commands import history_epochs, run_script, tfvision
 from tfvision.cli.main import build_parser
 from tfvision.training import GroupedOptimizer, load_checkpoint, read_checkpoint_state
 from tfvision.training.backup import read_backup_epoch
@@ -150,12 +147,7 @@ MIRRORED = textwrap.dedent(
 
 def test_mirrored_over_two_devices_matches_one_device(tmp_path):
     save_dir = str(tmp_path / "run")
-    result = subprocess.run(
-        [sys.executable, "-c", MIRRORED, save_dir], capture_output=True, text=True,
-        timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = run_script(MIRRORED, save_dir)
     assert out["replicas"] == 2
     # Each replica divides by the positives of the global batch: the losses
     # (total, both parts, validation) are the one-device figures, not twice

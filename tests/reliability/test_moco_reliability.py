@@ -6,11 +6,8 @@ before TensorFlow starts (the pytest process already started it).
 """
 
 import csv
-import json
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -18,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tests.reliability.commands import finish, tfvision
+from tests.reliability.commands import finish, run_script, tfvision
 from tfvision.models.moco import MoCo, SmallCNN
 from tfvision.training import load_checkpoint, read_checkpoint_state
 from tfvision.training.checkpoints import CheckpointCallback
@@ -159,12 +156,7 @@ def test_kill_9_during_pretraining_then_the_same_command_resumes(tmp_path):
 
 def test_mirrored_over_two_devices_matches_one_device_with_split_batch_norm(tmp_path):
     save_dir = str(tmp_path / "mirrored")
-    completed = subprocess.run(
-        [sys.executable, "-c", MIRRORED, save_dir], capture_output=True, text=True,
-        timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    out = json.loads(completed.stdout.strip().splitlines()[-1])
+    out = run_script(MIRRORED, save_dir)
     assert out["replicas"] == 2
     # Each replica normalises its half of the batch, as SplitBatchNormalization(2)
     # does on one device; the cross-replica key shuffle draws the same permutation
