@@ -180,3 +180,33 @@ def shard_by_data(dataset):
     seeds = getattr(dataset, "tfvision_epoch_seeds", None)  # see `tfvision.data.epoch_seeds`
     sharded = dataset.with_options(options)
     return sharded if seeds is None else attach_epoch_seeds(sharded, seeds)
+
+
+def prepare_run(strategy, save_dir, batch_size, seed=None, **run_options):
+    """Sets up a training run on a strategy, in the order multi-worker needs.
+
+    The strategy is made first (a multi-worker strategy sets up its
+    collectives before TensorFlow runs anything), then `configure_run`; a
+    multi-worker run must have a seed (`check_shared_seed`), writes to this
+    worker's directory (`worker_save_dir`) and takes `batch_size` per worker
+    (`global_batch_size`).
+
+    Args:
+        strategy: str, one of `STRATEGIES`.
+        save_dir: str, the run's directory.
+        batch_size: int, the batch of one worker.
+        seed: int or None, the run's seed.
+        **run_options: more `tfvision.training.configure_run` arguments
+            (`mixed_precision`, `require_gpu`, `deterministic`).
+
+    Returns:
+        `(distribution, save_dir, batch_size)`: the `tf.distribute.Strategy`,
+        this worker's directory and the global batch size.
+    """
+    from tfvision.training.setup import configure_run
+
+    distribution = distribution_strategy(strategy)
+    configure_run(seed=seed, **run_options)
+    check_shared_seed(seed, distribution)
+    return (distribution, worker_save_dir(save_dir, distribution),
+            global_batch_size(batch_size, distribution))

@@ -14,15 +14,8 @@ from tfvision.data.category_names import display_names_for
 from tfvision.models.classifier.image_classifier import ImageClassifier
 from tfvision.training.callbacks import training_callbacks
 from tfvision.training.checkpoints import load_checkpoint, read_checkpoint_state
-from tfvision.training.distribution import (
-    check_shared_seed,
-    distribution_strategy,
-    global_batch_size,
-    shard_by_data,
-    worker_save_dir,
-)
+from tfvision.training.distribution import prepare_run, shard_by_data
 from tfvision.training.lr_sweep import learning_rate_sweep
-from tfvision.training.setup import configure_run
 
 
 def load_split(data, split, image_size, batch_size, training=None, seed=None, strict=False,
@@ -93,12 +86,10 @@ def train_classifier(
         `(model, history)`: the trained model (best epoch's weights are in
         `save_dir/best.keras`) and `{metric: [values]}` of this call.
     """
-    # First: a multi-worker strategy sets up its collectives before TensorFlow runs.
-    distribution = distribution_strategy(strategy)
-    configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu)
-    check_shared_seed(seed, distribution)
-    save_dir = worker_save_dir(save_dir, distribution)
-    batch_size = global_batch_size(batch_size, distribution)
+    distribution, save_dir, batch_size = prepare_run(
+        strategy, save_dir, batch_size, seed=seed, mixed_precision=mixed_precision,
+        require_gpu=require_gpu,
+    )
     # Model, optimizer and metrics are created inside the scope: mirrored variables.
     with distribution.scope():
         train = load_split(data, "train", image_size, batch_size, training=True, seed=seed,

@@ -3,12 +3,8 @@
 import keras
 import tensorflow as tf
 
+from tfvision.losses.cross_replica import num_replicas
 from tfvision.training.multi_worker import MultiWorkerTrainerMixin
-
-
-def _num_replicas():
-    context = tf.distribute.get_replica_context()
-    return 1 if context is None else context.num_replicas_in_sync
 
 
 @keras.saving.register_keras_serializable(package="tfvision")
@@ -156,7 +152,7 @@ class CoTraining(MultiWorkerTrainerMixin, keras.Model):
                 probabilities = model(images, training=True)  # [B, C]
                 loss = self._batch_loss(labels, probabilities)
                 # Gradients are summed over replicas: average the loss instead.
-                scaled = optimizer.scale_loss(loss / _num_replicas())
+                scaled = optimizer.scale_loss(loss / num_replicas())
             gradients = tape.gradient(scaled, model.trainable_variables)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables))
             # Weighted by the batch: replicas' batches may differ in size.
@@ -172,7 +168,7 @@ class CoTraining(MultiWorkerTrainerMixin, keras.Model):
         """
         loss = self.loss_fn(labels, probabilities)
         if isinstance(self.loss_fn, keras.losses.Loss):
-            return loss * _num_replicas()
+            return loss * num_replicas()
         return keras.ops.mean(loss)
 
     def test_step(self, data):

@@ -18,13 +18,7 @@ from tfvision.models.cotraining.round_backup import RoundBackup
 from tfvision.models.cotraining.rounds import fit_rounds
 from tfvision.models.cotraining.view_callbacks import PerViewPlateau
 from tfvision.training.checkpoints import save_checkpoint
-from tfvision.training.distribution import (
-    check_shared_seed,
-    distribution_strategy,
-    global_batch_size,
-    worker_save_dir,
-)
-from tfvision.training.setup import configure_run
+from tfvision.training.distribution import prepare_run
 
 SHAPES = "shapes"
 # Record fields that hold lists: in the JSON history only.
@@ -114,13 +108,11 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
         `(cotraining, result)`: the trained `CoTraining` and `fit_rounds`'s
         `CoTrainingResult`.
     """
-    # First: a multi-worker strategy sets up its collectives before TensorFlow runs.
-    distribution = distribution_strategy(strategy)
-    configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu,
-                  deterministic=deterministic)
-    check_shared_seed(seed, distribution)
-    save_dir = worker_save_dir(save_dir, distribution)  # the backup too: the chief's is save_dir's
-    batch_size = global_batch_size(batch_size, distribution)
+    # This worker's save_dir holds its backup too (the chief's is save_dir).
+    distribution, save_dir, batch_size = prepare_run(
+        strategy, save_dir, batch_size, seed=seed, mixed_precision=mixed_precision,
+        require_gpu=require_gpu, deterministic=deterministic,
+    )
     os.makedirs(save_dir, exist_ok=True)
     samples = load_two_view_data(manifest, num_shapes, seed, strict)
     splits = aligned_splits(samples.labels, labelled_fraction, test_fraction, valid_fraction,

@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfvision.layers.image_normalization import ImageNormalization
+from tfvision.losses.cross_replica import num_replicas
 from tfvision.losses.info_nce import info_nce_loss
 from tfvision.models.moco.batch_shuffle import (
     batch_shuffle,
@@ -16,11 +17,6 @@ from tfvision.models.moco.key_queue import fifo_enqueue
 from tfvision.models.moco.moco_heads import ProjectionHead, l2_normalize
 from tfvision.models.moco.momentum import momentum_update
 from tfvision.training.multi_worker import MultiWorkerTrainerMixin, in_multi_worker_mode
-
-
-def _num_replicas():
-    context = tf.distribute.get_replica_context()
-    return 1 if context is None else context.num_replicas_in_sync
 
 
 def _clone(backbone, name):
@@ -201,7 +197,7 @@ class MoCo(MultiWorkerTrainerMixin, keras.Model):
     def keys(self, images, seed, training=True):
         """L2-normalised key embeddings `[B, projection_dim]`, shuffle-BN, no gradient."""
         x = self.normalization(images)
-        distributed = _num_replicas() > 1
+        distributed = num_replicas() > 1
         if self.shuffle_bn:
             shuffle = cross_replica_batch_shuffle if distributed else batch_shuffle
             x, restore = shuffle(x, seed)
@@ -248,18 +244,18 @@ class MoCo(MultiWorkerTrainerMixin, keras.Model):
         with tf.GradientTape() as tape:
             loss, positive = self._contrast(view_1, view_2, keys_1, keys_2, training=True)
             # Gradients are summed over replicas: average the loss instead.
-            scaled_loss = self.optimizer.scale_loss(loss / _num_replicas())
+            scaled_loss = self.optimizer.scale_loss(loss / num_replicas())
         variables = self.trainable_variables
         gradients = tape.gradient(scaled_loss, variables)
         self.optimizer.apply(gradients, variables)
         keys = [keys_1, keys_2] if self.symmetric else [keys_2]
-        if _num_replicas() > 1:
+        if num_replicas() > 1:
             # Each view's keys of all replicas, in replica order: the global batch's
             # order, so the queue is filled as on one device.
             context = tf.distribute.get_replica_context()
             keys = [context.all_gather(k, axis=0) for k in keys]  # [R * N, D] each
         self.enqueue(ops.concatenate(keys, axis=0))  # [N', D], view 1's keys first
-        if _num_replicas() > 1 and not in_multi_worker_mode(self.distribute_strategy):
+        if num_replicas() > 1 and not in_multi_worker_mode(self.distribute_strategy):
             # (Across workers `MultiWorkerTrainerMixin` averages them after the step.)
             self._average_batch_norm_statistics()
         return self._update_metrics(loss, positive)

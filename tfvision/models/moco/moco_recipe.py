@@ -16,14 +16,7 @@ from tfvision.models.moco.moco_model import MoCo
 from tfvision.models.moco.small_cnn import SmallCNN
 from tfvision.training.callbacks import HistoryCSVLogger, TrainingCurvesCallback
 from tfvision.training.checkpoints import CheckpointCallback, load_checkpoint, read_checkpoint_state
-from tfvision.training.distribution import (
-    check_shared_seed,
-    distribution_strategy,
-    global_batch_size,
-    shard_by_data,
-    worker_save_dir,
-)
-from tfvision.training.setup import configure_run
+from tfvision.training.distribution import prepare_run, shard_by_data
 
 ARCHS = ("mobilenet_v2", "small_cnn")
 BACKBONE_FILE = "backbone.weights.h5"
@@ -192,12 +185,10 @@ def pretrain_moco(
     """
     from tfvision.data.two_view import two_view_dataset
 
-    distribution = distribution_strategy(strategy)  # First: collectives start before TF runs.
-    configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu,
-                  deterministic=deterministic)
-    check_shared_seed(seed, distribution)
-    save_dir = worker_save_dir(save_dir, distribution)
-    batch_size = global_batch_size(batch_size, distribution)
+    distribution, save_dir, batch_size = prepare_run(
+        strategy, save_dir, batch_size, seed=seed, mixed_precision=mixed_precision,
+        require_gpu=require_gpu, deterministic=deterministic,
+    )
     replicas = distribution.num_replicas_in_sync
     if batch_size % (replicas * bn_splits):
         raise ValueError(

@@ -14,16 +14,9 @@ from tfvision.metrics import DetectionEvaluator
 from tfvision.models.ssd.ssd_presets import PRESETS
 from tfvision.training.callbacks import training_callbacks
 from tfvision.training.checkpoints import load_checkpoint, read_checkpoint_state
-from tfvision.training.distribution import (
-    check_shared_seed,
-    distribution_strategy,
-    global_batch_size,
-    shard_by_data,
-    worker_save_dir,
-)
+from tfvision.training.distribution import prepare_run, shard_by_data
 from tfvision.training.grouped_optimizer import GroupedOptimizer
 from tfvision.training.one_cycle import OneCycleSchedule
-from tfvision.training.setup import configure_run
 
 
 def one_cycle_adam(learning_rate, steps, ratio=20.0, warmup_fraction=0.125):
@@ -142,13 +135,10 @@ def train_detector(
     """
     if model not in PRESETS:
         raise ValueError(f"`model` must be one of {sorted(PRESETS)}. Received: model={model!r}")
-    # First: a multi-worker strategy sets up its collectives before TensorFlow runs.
-    distribution = distribution_strategy(strategy)
-    configure_run(seed=seed, mixed_precision=mixed_precision, require_gpu=require_gpu,
-                  deterministic=deterministic)
-    check_shared_seed(seed, distribution)
-    save_dir = worker_save_dir(save_dir, distribution)
-    batch_size = global_batch_size(batch_size, distribution)
+    distribution, save_dir, batch_size = prepare_run(
+        strategy, save_dir, batch_size, seed=seed, mixed_precision=mixed_precision,
+        require_gpu=require_gpu, deterministic=deterministic,
+    )
     # Model, optimizers and metrics are made inside the scope: mirrored variables.
     with distribution.scope():
         train = detection_data(data, "train", image_size, batch_size, training=augment,
