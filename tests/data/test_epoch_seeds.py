@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvision.data.classification_pipeline import classification_batches
+from tfvision.data.classification.pipeline import classification_batches
 from tfvision.data.epoch_seeds import EpochSeeds, epoch_seeds_callbacks
 
 IMAGES = tf.random.stateless_uniform([20, 8, 8, 3], [1, 2], maxval=255)

@@ -17,10 +17,10 @@ import tensorflow as tf
 
 from tests.bad_inputs import reference_pixels, write_image_corpus
 from tfvision.data import SkippedImagesWarning
-from tfvision.data.two_view import two_view_dataset
-from tfvision.data.two_view_manifest import read_two_view_manifest
-from tfvision.data.two_view_samples import two_view_folders
-from tfvision.models.cotraining.cotraining_recipe import load_two_view_data
+from tfvision.data.pairs.positive_pairs import positive_pairs_dataset
+from tfvision.data.views.manifest import read_two_view_manifest
+from tfvision.data.views.samples import two_view_folders
+from tfvision.recipes.cotraining.recipe import load_two_view_data
 
 CLASSES = ["a", "b"]
 
@@ -135,7 +135,7 @@ def test_moco_image_folder_skips_and_counts_broken_files(corpus, tmp_path):
     folder.mkdir(parents=True)
     for entry in entries:
         shutil.copy(root / "odd" / entry.name, folder / entry.name)
-    (pairs, count), message = read_with_warnings(two_view_dataset, str(tmp_path), 32, 4, seed=0)
+    (pairs, count), message = read_with_warnings(positive_pairs_dataset, str(tmp_path), 32, 4, seed=0)
     bad = [e.name for e in entries if not e.decodes]
     assert f"Skipped {len(bad)} of {len(entries)} image files" in message
     assert all(name in message for name in bad)

@@ -19,9 +19,9 @@ from tests.reliability.commands import finish, tfvision
 from tfvision.data import aligned_splits, shapes_two_views
 from tfvision.models.classifier import ImageClassifier
 from tfvision.models.cotraining import CoTraining
-from tfvision.models.cotraining.round_backup import RoundBackup
-from tfvision.models.cotraining.rounds import fit_rounds
-from tfvision.models.cotraining.view_callbacks import PerViewPlateau
+from tfvision.recipes.cotraining.round_backup import RoundBackup
+from tfvision.recipes.cotraining.rounds import fit_rounds
+from tfvision.recipes.cotraining.view_callbacks import PerViewPlateau
 from tfvision.training import load_checkpoint, read_checkpoint_state
 
 ROUNDS, EPOCHS = 2, 3

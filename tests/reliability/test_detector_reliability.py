@@ -98,9 +98,9 @@ MIRRORED = textwrap.dedent(
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from tfvision.data.detection_pipeline import synthetic_detection
+    from tfvision.data.detection.pipeline import synthetic_detection
     from tfvision.models.ssd import ssdlite_mobilenet_v2
-    from tfvision.models.ssd.ssd_recipe import train_detector
+    from tfvision.recipes.detector import train_detector
     save_dir = sys.argv[1]
 
     # The same unaugmented global batches of 8 (4 per replica) on one device and two.

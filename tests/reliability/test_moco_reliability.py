@@ -35,9 +35,9 @@ MIRRORED = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
-    from tfvision.data.two_view import two_view_dataset
+    from tfvision.data.pairs.positive_pairs import positive_pairs_dataset
     from tfvision.models.moco import MoCo, SmallCNN
-    from tfvision.models.moco.moco_recipe import pretrain_moco
+    from tfvision.recipes.moco.recipe import pretrain_moco
     save_dir = sys.argv[1]
 
     # The recipe under strategy="mirrored": stopped after one epoch (as a killed job is),
@@ -53,7 +53,7 @@ MIRRORED = textwrap.dedent(
     recipe_model, second = pretrain_moco("shapes", save_dir, **options)
 
     # Fixed augmented view pairs: the same global batches of 16 on one device and on two.
-    pairs, _ = two_view_dataset("shapes", 32, 16, seed=0, num_images=64)
+    pairs, _ = positive_pairs_dataset("shapes", 32, 16, seed=0, num_images=64)
     views = tuple(np.concatenate(v) for v in zip(*[(a.numpy(), b.numpy()) for a, b in pairs]))
 
     def build(bn_splits):

@@ -105,7 +105,7 @@ def _add_evaluate(sub):
 
 
 def run_train(args):
-    from tfvision.models.classifier.recipe import train_classifier
+    from tfvision.recipes.classifier import train_classifier
 
     weights = None if args.weights.lower() == "none" else args.weights
     model, history = train_classifier(
@@ -140,7 +140,7 @@ def run_train(args):
 
 
 def run_predict(args):
-    from tfvision.models.classifier.recipe import predict_image
+    from tfvision.recipes.classifier import predict_image
 
     scores, names = predict_image(
         args.image, args.checkpoint, top_k=args.top_k,
@@ -155,7 +155,7 @@ def run_predict(args):
 
 
 def run_evaluate(args):
-    from tfvision.models.classifier.recipe import evaluate_classifier
+    from tfvision.recipes.classifier import evaluate_classifier
 
     results = evaluate_classifier(
         args.data_dir, args.checkpoint, split=args.split, batch_size=args.batch_size

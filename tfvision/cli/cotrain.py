@@ -118,7 +118,7 @@ def format_table(history):
 def run_cotrain(args):
     import keras
 
-    from tfvision.models.cotraining.cotraining_recipe import resume_point, train_cotraining
+    from tfvision.recipes.cotraining.recipe import resume_point, train_cotraining
 
     point = resume_point(args.save_dir) if args.resume else None
     if point is not None:
@@ -155,7 +155,7 @@ def run_cotrain(args):
 
 
 def run_data(args):
-    from tfvision.data.two_view_shapes import write_two_view_shapes
+    from tfvision.data.synthetic.shapes_views import write_two_view_shapes
 
     path = write_two_view_shapes(args.out, args.num_images, args.image_size, args.seed,
                                  manifest=args.manifest, overwrite=args.overwrite)

@@ -100,7 +100,7 @@ def _add_predict(sub):
 
 
 def run_train(args):
-    from tfvision.models.ssd.ssd_recipe import train_detector
+    from tfvision.recipes.detector import train_detector
 
     weights = None if args.weights.lower() == "none" else args.weights
     _, history = train_detector(
@@ -135,7 +135,7 @@ def run_train(args):
 
 def run_evaluate(args):
     from tfvision.metrics import format_ap_table
-    from tfvision.models.ssd.ssd_recipe import evaluate_detector
+    from tfvision.recipes.detector import evaluate_detector
 
     result = evaluate_detector(
         args.data, args.checkpoint, split=args.split, batch_size=args.batch_size,
@@ -150,7 +150,7 @@ def run_evaluate(args):
 
 
 def run_predict(args):
-    from tfvision.models.ssd.ssd_recipe import predict_detections
+    from tfvision.recipes.detector import predict_detections
 
     detections = predict_detections(
         args.image, args.checkpoint, score_threshold=args.score_threshold, plot=args.plot

@@ -99,7 +99,7 @@ def _add_linear_probe(sub):
 
 
 def run_pretrain(args):
-    from tfvision.models.moco.moco_recipe import BACKBONE_FILE, pretrain_moco
+    from tfvision.recipes.moco.recipe import BACKBONE_FILE, pretrain_moco
 
     _, history = pretrain_moco(
         args.data, args.save_dir, arch=args.arch, alpha=args.alpha, image_size=args.image_size,
@@ -121,7 +121,7 @@ def run_pretrain(args):
 
 
 def run_knn(args):
-    from tfvision.models.moco.moco_recipe import knn_evaluate
+    from tfvision.recipes.moco.recipe import knn_evaluate
 
     result = knn_evaluate(args.checkpoint, args.data, k=args.k, temperature=args.temperature,
                           num_images=args.num_images, seed=args.seed)
@@ -139,7 +139,7 @@ def _parse_classes(text):
 
 
 def run_linear_probe(args):
-    from tfvision.models.moco.moco_recipe import linear_probe_checkpoint
+    from tfvision.recipes.moco.recipe import linear_probe_checkpoint
 
     result = linear_probe_checkpoint(
         args.checkpoint, args.data, label_fraction=args.label_fraction,

@@ -1,6 +1,7 @@
 """tf.data input pipelines and the built-in synthetic shapes dataset.
 
-Classification sources return `LabeledImages` (batched float32 images in 0..255;
+`classification_data(spec, split, ...)` reads `shapes`, `tfds:NAME` or an image
+folder. Classification sources return `LabeledImages` (batched float32 images in 0..255;
 the model normalises):
 
 - `image_folder(data_dir, split, ...)`: `data_dir/<split>/<class>/*.jpg`.
@@ -20,13 +21,14 @@ The shapes themselves: `generate_shapes` (arrays with boxes, labels, class label
 multi-hot) and `write_image_folder` (an image-folder copy on disk).
 """
 
-from tfvision.data.aligned_splits import AlignedSplits, aligned_splits
-from tfvision.data.annotated_images import SkippedAnnotationsWarning
+from tfvision.data.views.aligned_splits import AlignedSplits, aligned_splits
+from tfvision.data.detection.annotated_images import SkippedAnnotationsWarning
 from tfvision.data.category_names import display_names_for, load_category_names
-from tfvision.data.classification_pipeline import classification_batches
-from tfvision.data.detection_pipeline import DetectionData, synthetic_detection
-from tfvision.data.detection_sources import detection_data
-from tfvision.data.detection_writers import write_coco_detection, write_csv_detection
+from tfvision.data.classification.pipeline import classification_batches
+from tfvision.data.classification.sources import classification_data
+from tfvision.data.detection.pipeline import DetectionData, synthetic_detection
+from tfvision.data.detection.sources import detection_data
+from tfvision.data.detection.writers import write_coco_detection, write_csv_detection
 from tfvision.data.image_decoding import (
     IMAGE_EXTENSIONS,
     decode_image,
@@ -34,18 +36,18 @@ from tfvision.data.image_decoding import (
     image_file_error,
     scan_images,
 )
-from tfvision.data.image_folder_dataset import SkippedImagesWarning, image_folder, list_image_folder
-from tfvision.data.labeled_images import LabeledImages
-from tfvision.data.shape_drawing import SHAPE_CLASSES
-from tfvision.data.synthetic import (
+from tfvision.data.classification.image_folder import SkippedImagesWarning, image_folder, list_image_folder
+from tfvision.data.classification.labeled_images import LabeledImages
+from tfvision.data.synthetic.shape_drawing import SHAPE_CLASSES
+from tfvision.data.synthetic.scenes import (
     generate_shapes,
     iterate_scenes,
     render_scene,
     split_seed,
     write_image_folder,
 )
-from tfvision.data.synthetic_dataset import SHAPES_CROP_SCALE, synthetic_images
-from tfvision.data.tfds_dataset import tfds_images
+from tfvision.data.synthetic.images import SHAPES_CROP_SCALE, synthetic_images
+from tfvision.data.classification.tfds_images import tfds_images
 from tfvision.data.transforms import (
     random_crop_window,
     random_resized_crop,
@@ -54,13 +56,13 @@ from tfvision.data.transforms import (
     rotate,
     training_transform,
 )
-from tfvision.data.two_view import (
+from tfvision.data.pairs.positive_pairs import (
     SHAPES_AUGMENTATION,
-    TwoViewAugmentation,
+    PairAugmentation,
     augment_view,
-    two_view_dataset,
-    two_view_pairs,
+    positive_pairs_dataset,
+    positive_pairs,
 )
-from tfvision.data.two_view_manifest import read_two_view_manifest, write_two_view_manifest
-from tfvision.data.two_view_samples import TwoViewSamples, two_view_files, two_view_folders
-from tfvision.data.two_view_shapes import shapes_two_views, write_two_view_shapes
+from tfvision.data.views.manifest import read_two_view_manifest, write_two_view_manifest
+from tfvision.data.views.samples import TwoViewSamples, two_view_files, two_view_folders
+from tfvision.data.synthetic.shapes_views import shapes_two_views, write_two_view_shapes

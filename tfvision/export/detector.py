@@ -10,7 +10,7 @@ from tfvision.export.warmup_requests import shape_image_examples
 
 def _resize(images, size):
     # The detector was trained on whole images resized to a square (see
-    # `tfvision.data.detection_transforms.resize`): no crop, so every box of
+    # `tfvision.data.detection.transforms.resize`): no crop, so every box of
     # the square maps back onto the original image.
     return tf.image.resize(tf.cast(images, tf.float32), [size, size], antialias=True)
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfvision.data.synthetic import generate_shapes
+from tfvision.data.synthetic.scenes import generate_shapes
 from tfvision.export.signature_defs import read_signature_defs, tensor_specs
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")

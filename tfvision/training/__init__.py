@@ -10,7 +10,7 @@ from tfvision.training.checkpoints import (
 from tfvision.training.distribution import distribution_strategy, worker_save_dir
 from tfvision.training.grouped_optimizer import GroupedOptimizer
 from tfvision.training.lr_sweep import SweepResult, learning_rate_sweep
-from tfvision.training.multi_worker import MultiWorkerTrainerMixin
+from tfvision.models.multi_worker import MultiWorkerTrainerMixin
 from tfvision.training.one_cycle import OneCycleSchedule
 from tfvision.training.setup import configure_run
 

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from tests.testing import run_model_saving_test, run_serialization_test
 from tfvision.models.cotraining import CoTraining
-from tfvision.models.cotraining.view_callbacks import PerViewPlateau
+from tfvision.recipes.cotraining.view_callbacks import PerViewPlateau
 
 SIZE = 32
 

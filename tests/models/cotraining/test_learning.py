@@ -6,7 +6,7 @@ import pytest
 from tfvision.data import aligned_splits, shapes_two_views
 from tfvision.models.classifier import ImageClassifier
 from tfvision.models.cotraining import CoTraining
-from tfvision.models.cotraining.rounds import fit_rounds
+from tfvision.recipes.cotraining.rounds import fit_rounds
 
 # 700 shapes: 20 labelled training samples (about 3 per class), 19 validation,
 # 199 test, and an unlabelled pool of 462.

@@ -3,9 +3,9 @@
 import keras
 import tensorflow as tf
 
-from tfvision.data import SHAPES_AUGMENTATION, generate_shapes, synthetic_images, two_view_pairs
+from tfvision.data import SHAPES_AUGMENTATION, generate_shapes, synthetic_images, positive_pairs
 from tfvision.models.moco import MoCo, SmallCNN
-from tfvision.models.moco.knn_monitor import knn_accuracy
+from tfvision.recipes.moco.knn_monitor import knn_accuracy
 
 SIZE, NUM_IMAGES, BATCH, EPOCHS = 32, 2048, 64, 6
 
@@ -14,7 +14,7 @@ def test_pretraining_lifts_knn_accuracy_above_random_initialisation():
     keras.utils.set_random_seed(0)
     # Single-object scenes, so that the dominant class is the whole image's content.
     images = generate_shapes(NUM_IMAGES, SIZE, seed=0, min_objects=1, max_objects=1)["images"]
-    pairs = two_view_pairs(tf.data.Dataset.from_tensor_slices(images), lambda x: x, SIZE, BATCH,
+    pairs = positive_pairs(tf.data.Dataset.from_tensor_slices(images), lambda x: x, SIZE, BATCH,
                            augmentation=SHAPES_AUGMENTATION, seed=0, num_examples=NUM_IMAGES)
     options = dict(image_size=SIZE, training=False, seed=0, max_objects=1)
     memory = synthetic_images(600, "train", batch_size=200, **options).dataset

@@ -10,9 +10,9 @@ this size: its features, trained to classify, localise too coarsely.
 import keras
 import pytest
 
-from tfvision.data.detection_pipeline import synthetic_detection
+from tfvision.data.detection.pipeline import synthetic_detection
 from tfvision.models.ssd import ssdlite_mobilenet_v2
-from tfvision.models.ssd.ssd_recipe import evaluate_detector, one_cycle_adam
+from tfvision.recipes.detector import evaluate_detector, one_cycle_adam
 from tfvision.training import GroupedOptimizer
 
 SIZE = 96

@@ -7,7 +7,7 @@ import numpy as np
 
 from tfvision.layers.image_normalization import ImageNormalization
 from tfvision.models.classifier.backbones import build_backbone, normalization_mode
-from tfvision.training.multi_worker import MultiWorkerTrainerMixin
+from tfvision.models.multi_worker import MultiWorkerTrainerMixin
 
 
 @keras.saving.register_keras_serializable(package="tfvision")

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from tfvision.losses.cross_replica import num_replicas
-from tfvision.training.multi_worker import MultiWorkerTrainerMixin
+from tfvision.models.multi_worker import MultiWorkerTrainerMixin
 
 
 @keras.saving.register_keras_serializable(package="tfvision")

@@ -16,7 +16,7 @@ from tfvision.models.moco.batch_shuffle import (
 from tfvision.models.moco.key_queue import fifo_enqueue
 from tfvision.models.moco.moco_heads import ProjectionHead, l2_normalize
 from tfvision.models.moco.momentum import momentum_update
-from tfvision.training.multi_worker import MultiWorkerTrainerMixin, in_multi_worker_mode
+from tfvision.models.multi_worker import MultiWorkerTrainerMixin, in_multi_worker_mode
 
 
 def _clone(backbone, name):
@@ -45,7 +45,7 @@ class MoCo(MultiWorkerTrainerMixin, keras.Model):
     are enqueued (the CIFAR-10 demo's symmetric loss).
 
     `fit` takes a dataset of view pairs `(view_1, view_2)`, images in
-    0..255 (see `tfvision.data.two_view_pairs`); the model normalises.
+    0..255 (see `tfvision.data.positive_pairs`); the model normalises.
     Calling the model gives the query backbone's features `[B, D]`, the
     representation the kNN monitor, the linear probe and transfer use.
     Logs: `loss`, `positive_similarity` (mean cosine of query and positive
@@ -82,10 +82,10 @@ class MoCo(MultiWorkerTrainerMixin, keras.Model):
 
     ```python
     import keras
-    from tfvision.data import two_view_dataset
+    from tfvision.data import positive_pairs_dataset
     from tfvision.models.moco import MoCo, SmallCNN
 
-    pairs, count = two_view_dataset("shapes", 32, batch_size=64, num_images=1024)
+    pairs, count = positive_pairs_dataset("shapes", 32, batch_size=64, num_images=1024)
     model = MoCo(SmallCNN((32, 32, 3)), queue_size=256)
     model.compile(optimizer=keras.optimizers.SGD(0.06, momentum=0.9))
     model.fit(pairs, epochs=1)  # batches of (view_1, view_2)

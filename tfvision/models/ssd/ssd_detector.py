@@ -15,7 +15,7 @@ from tfvision.losses.multibox import CLASSIFICATION_LOSSES, LOCALIZATION_LOSSES,
 from tfvision.models.ssd.ssd_head import SSDHead
 from tfvision.ops.box_coding import encode_bounded, encode_ssd
 from tfvision.ops.targets import assign_targets
-from tfvision.training.multi_worker import MultiWorkerTrainerMixin
+from tfvision.models.multi_worker import MultiWorkerTrainerMixin
 
 
 @keras.saving.register_keras_serializable(package="tfvision")

@@ -1,0 +1,95 @@
+"""Co-training rounds: the exchange moves exactly the expected samples; history is consistent."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from tfvision.data import aligned_splits, shapes_two_views
+from tfvision.models.classifier import ImageClassifier
+from tfvision.models.cotraining import CoTraining
+from tfvision.recipes.cotraining.rounds import exchange_pseudo_labels, fit_rounds, resolve_k
+
+
+def _probabilities(confident, pool_size=6):
+    """Rows of [P, 2] probabilities: 0.6 for class 0 unless `confident` says otherwise."""
+    probabilities = np.tile([0.6, 0.4], (pool_size, 1))
+    for row, (label, score) in confident.items():
+        probabilities[row] = [score, 1 - score] if label == 0 else [1 - score, score]
+    return probabilities
+
+
+def test_one_exchange_moves_the_other_models_picks_and_shrinks_the_pool():
+    pool = np.array([10, 11, 12, 13, 14, 15])
+    p0 = _probabilities({0: (0, 0.99), 1: (1, 0.95), 2: (0, 0.9)})
+    p1 = _probabilities({2: (1, 0.98), 3: (1, 0.97), 0: (0, 0.96)})
+    train_sets = ((np.array([1, 2]), np.array([0, 1])), (np.array([1, 2]), np.array([0, 1])))
+    true_labels = np.full(16, -1)
+    true_labels[[10, 11, 13]] = [0, 0, 1]
+    (set0, set1), new_pool, record = exchange_pseudo_labels(p0, p1, pool, train_sets, 3,
+                                                            true_labels)
+    # Sample 12: model 0 says 0, model 1 says 1 -> dropped from both, stays in the pool.
+    assert record["conflicts"] == 1 and record["conflict_samples"] == [[12, 0, 1]]
+    # Model 0 learns model 1's picks with model 1's labels, and the reverse.
+    assert set0[0].tolist() == [1, 2, 13, 10] and set0[1].tolist() == [0, 1, 1, 0]
+    assert set1[0].tolist() == [1, 2, 10, 11] and set1[1].tolist() == [0, 1, 0, 1]
+    assert new_pool.tolist() == [12, 14, 15]
+    assert (record["moved_to_view0"], record["moved_to_view1"], record["pool_after"]) == (2, 2, 3)
+    assert record["pseudo_accuracy0"] == 0.5 and record["pseudo_accuracy1"] == 1.0
+    json.dumps(record)  # the record goes to the JSON history as it is
+
+
+def test_resolve_k():
+    assert resolve_k(0.01, 3227) == 32 and resolve_k(7, 5) == 5 and resolve_k(0.001, 10) == 1
+    with pytest.raises(ValueError, match="k=1.5"):
+        resolve_k(1.5, 10)
+
+
+@pytest.fixture(scope="module")
+def short_run():
+    samples = shapes_two_views(90, image_size=48, seed=1)
+    splits = aligned_splits(samples.labels, labelled_fraction=0.4, test_fraction=0.3,
+                            valid_fraction=0.2, seed=1)
+    keras.utils.set_random_seed(1)
+    make = lambda: ImageClassifier(samples.class_names, image_size=32, alpha=0.35,  # noqa: E731
+                                   backbone_weights="shapes", hidden_units=(16,))
+    cotraining = CoTraining(make(), make())
+    cotraining.compile(learning_rate=2e-3)
+    seen = []
+    result = fit_rounds(cotraining, samples, splits, rounds=2, epochs_per_round=1, k=8,
+                        batch_size=8, steps_per_epoch=2, seed=1, on_round_end=seen.append)
+    return samples, splits, result, seen
+
+
+def test_history_records_are_consistent(short_run):
+    samples, splits, result, seen = short_run
+    history = result.history
+    assert seen == history and [r["round"] for r in history] == [1, 2]
+    assert history[0]["train_size0"] == history[0]["train_size1"] == len(splits.train)
+    assert history[0]["pool_size"] == len(splits.unlabelled)
+    for before, after in zip(history, history[1:]):
+        assert after["train_size0"] == before["train_size0"] + before["moved_to_view0"]
+        assert after["train_size1"] == before["train_size1"] + before["moved_to_view1"]
+        assert after["pool_size"] == before["pool_after"] < before["pool_size"]
+        assert before["moved_to_view0"] == before["picked1"] - before["conflicts"]
+    assert history[-1]["moved_to_view0"] == 0 and history[-1]["pool_after"] == len(result.pool)
+    for record in history:
+        for key in ("val_accuracy0", "test_accuracy1", "test_ensemble_accuracy"):
+            assert 0.0 <= record[key] <= 1.0
+
+
+def test_final_sample_lists_are_aligned_and_disjoint(short_run):
+    samples, splits, result, _ = short_run
+    (indices0, labels0), (indices1, labels1) = result.train_sets
+    assert len(indices0) == result.history[-1]["train_size0"] == len(labels0)
+    np.testing.assert_array_equal(indices0[: len(splits.train)], splits.train)
+    np.testing.assert_array_equal(labels0[: len(splits.train)], samples.labels[splits.train])
+    moved = np.union1d(indices0[len(splits.train):], indices1[len(splits.train):])
+    assert set(moved.tolist()) <= set(splits.unlabelled.tolist())
+    assert not set(moved.tolist()) & set(result.pool.tolist())
+    assert len(result.pool) + len(moved) == len(splits.unlabelled)
+    # The shrunken pool is one index list for both views: its datasets have equal sizes.
+    sizes = [sum(len(b[1]) for b in samples.view_dataset(v, result.pool, image_size=32))
+             for v in (0, 1)]
+    assert sizes == [len(result.pool)] * 2

@@ -1,0 +1,1 @@
+"""Classification data: labelled images from folders, TensorFlow Datasets or memory."""

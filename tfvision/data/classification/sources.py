@@ -1,0 +1,56 @@
+"""`classification_data(spec, ...)`: one split of a labelled image dataset, named by a spec."""
+
+import os
+
+from tfvision.data.classification.image_folder import image_folder
+from tfvision.data.classification.tfds_images import tfds_images
+from tfvision.data.synthetic.images import synthetic_images
+
+
+def classification_data(spec, split, image_size, batch_size, training=None, seed=None,
+                        strict=False, crop_scale=None, num_images=1000,
+                        missing_test_uses_valid=False):
+    """Loads one split of a classification dataset named by `spec`.
+
+    The classification counterpart of `detection_data`: every recipe that reads
+    labelled images (the classifier, MoCo's kNN monitor and linear probe) parses
+    its `--data` argument here.
+
+    Args:
+        spec: str. `"shapes"` (the built-in shapes, generated in memory),
+            `"tfds:NAME"` (a TensorFlow Datasets classification dataset) or an
+            image folder `DIR` laid out as `DIR/<split>/<class>/<image>`.
+        split: str. `"train"`, `"valid"` or `"test"`.
+        image_size: int. Side of the square output images.
+        batch_size: int.
+        training: bool or None. Random augmentation and shuffling when true;
+            `None` means `split == "train"`. Defaults to `None`.
+        seed: optional int. Shuffle and augmentation seed. Defaults to `None`.
+        strict: bool. Raise at the first unreadable image of a folder instead of
+            skipping it. Defaults to `False`.
+        crop_scale: optional pair of floats. Area range of the training crops;
+            `None` keeps the source's default. Defaults to `None`.
+        num_images: int. Images generated for `"shapes"`. Defaults to `1000`.
+        missing_test_uses_valid: bool. For a folder without a `test` split,
+            read `valid` instead. Defaults to `False`.
+
+    Returns:
+        A `tfvision.data.LabeledImages`.
+
+    Example:
+    >>> data = classification_data("shapes", "valid", image_size=32, batch_size=8,
+    ...                             num_images=16)
+    >>> data.class_names[:2]
+    ['circle', 'cross']
+    """
+    options = dict(image_size=image_size, batch_size=batch_size, training=training)
+    if crop_scale is not None:
+        options["crop_scale"] = tuple(crop_scale)
+    if spec == "shapes":
+        return synthetic_images(num_images, split, seed=0 if seed is None else seed, **options)
+    if spec.startswith("tfds:"):
+        return tfds_images(spec[len("tfds:") :], split, seed=seed, **options)
+    if (missing_test_uses_valid and split == "test"
+            and not os.path.isdir(os.path.join(spec, "test"))):
+        split = "valid"
+    return image_folder(spec, split, strict=strict, seed=seed, **options)

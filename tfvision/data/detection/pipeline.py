@@ -1,0 +1,225 @@
+"""The tf.data pipeline shared by detection sources, and the built-in shapes as detection data.
+
+Training: shuffle -> decode -> flip -> small rotation -> lighting -> crop / zoom
+-> resize -> sanitize -> pad to `max_boxes` -> batch -> prefetch. Evaluation:
+decode -> resize -> sanitize -> pad -> batch -> prefetch. Maps run with
+`num_parallel_calls=AUTOTUNE`; each epoch's order and per-example stateless
+seeds follow from the seed and the epoch (`EpochSeeds`), so a seeded pipeline
+is reproducible, resumed runs included. Targets are
+dense and padded: `{"boxes": [B, M, 4], "labels": [B, M]}`, label `-1` at padding.
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from tfvision.data.classification.pipeline import MAX_SHUFFLE_BUFFER
+from tfvision.data.epoch_seeds import EpochSeeds, attach_epoch_seeds
+from tfvision.data.detection.transforms import (
+    DEFAULT_CROP_ZOOM_SCALE,
+    DEFAULT_DETECTION_ROTATION_DEGREES,
+    DEFAULT_MIN_BOX_AREA,
+    pad_or_truncate_boxes,
+    random_crop_zoom,
+    random_flip_horizontal,
+    random_lighting,
+    random_rotation_with_boxes,
+    resize,
+    sanitize_boxes,
+)
+from tfvision.data.synthetic.shape_drawing import SHAPE_CLASSES
+from tfvision.data.synthetic.scenes import generate_shapes, split_seed
+from tfvision.data.transforms import TRAINING_SIDE_LIMIT, limit_short_side
+
+
+@dataclasses.dataclass
+class DetectionData:
+    """A batched detection dataset and what a model needs to know about it.
+
+    Attributes:
+        dataset: batched, prefetched `tf.data.Dataset` of `(images, targets)`:
+            images float32 `[B, S, S, 3]` 0..255, targets
+            `{"boxes": float32 [B, M, 4] relative yxyx, "labels": int32 [B, M]}`.
+        class_names: list of str; a label indexes this list.
+        num_examples: int, examples per epoch.
+        dropped_boxes: int, source annotations dropped as invalid (NaN, inverted,
+            zero-area or outside the image). Boxes that augmentation pushes out
+            of view are dropped too but not counted.
+    """
+
+    dataset: tf.data.Dataset
+    class_names: list
+    num_examples: int
+    dropped_boxes: int = 0
+
+    @property
+    def num_classes(self):
+        """Number of classes."""
+        return len(self.class_names)
+
+
+def _training_augmentation(image, boxes, labels, seed, rotation_degrees, crop_scale, lighting):
+    flip_seed, rotation_seed, lighting_seed, crop_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, num=4)
+    )
+    image, boxes, labels = random_flip_horizontal(image, boxes, labels, flip_seed)
+    if rotation_degrees:
+        image, boxes, labels = random_rotation_with_boxes(
+            image, boxes, labels, rotation_degrees, rotation_seed
+        )
+    if lighting is not None:
+        brightness, contrast = lighting
+        image, boxes, labels = random_lighting(
+            image, boxes, labels, brightness, contrast, lighting_seed
+        )
+    if crop_scale is not None:
+        image, boxes, labels = random_crop_zoom(
+            image, boxes, labels, crop_scale[0], crop_scale[1], crop_seed
+        )
+    return image, boxes, labels
+
+
+def detection_batches(
+    examples,
+    decode_fn,
+    image_size,
+    batch_size,
+    training,
+    max_boxes,
+    seed=None,
+    shuffle=None,
+    num_examples=None,
+    rotation_degrees=DEFAULT_DETECTION_ROTATION_DEGREES,
+    crop_scale=DEFAULT_CROP_ZOOM_SCALE,
+    lighting=(0.2, 0.2),
+    min_box_area=DEFAULT_MIN_BOX_AREA,
+    drop_remainder=None,
+):
+    """Turns `(source, boxes, labels)` examples into padded detection batches.
+
+    Args:
+        examples: `tf.data.Dataset` of `(source, boxes [M, 4] relative yxyx,
+            labels [M] int, -1 at padding)`; `source` is what `decode_fn` reads.
+        decode_fn: `source -> [H, W, 3]` image tensor, values 0..255.
+        image_size: int, side of the output images.
+        batch_size: int.
+        training: bool, training augmentation.
+        max_boxes: int, the padded box count `M` of the output.
+        seed: optional int, seeds shuffling and augmentation.
+        shuffle: bool; defaults to `training`.
+        num_examples: optional int, sizes the shuffle buffer (capped at 16384).
+        rotation_degrees: float, maximum training rotation; 0 turns it off.
+            Defaults to `5`.
+        crop_scale: `(min, max)` window side of `random_crop_zoom`, or `None` to
+            turn it off. Defaults to `(0.5, 1.5)`.
+        lighting: `(brightness, contrast)` of `random_lighting`, or `None`.
+            Defaults to `(0.2, 0.2)`.
+        min_box_area: float, see `sanitize_boxes`. Defaults to `1e-4`.
+        drop_remainder: bool, drop the last partial batch (a static batch
+            size); defaults to `training`.
+
+    Returns:
+        A prefetched `tf.data.Dataset` of `(float32 [B, S, S, 3],
+        {"boxes": float32 [B, M, 4], "labels": int32 [B, M]})`.
+    """
+    if int(batch_size) < 1:
+        raise ValueError(f"`batch_size` must be >= 1. Received: batch_size={batch_size}")
+    if int(image_size) < 1:
+        raise ValueError(f"`image_size` must be >= 1. Received: image_size={image_size}")
+    if int(max_boxes) < 1:
+        raise ValueError(f"`max_boxes` must be >= 1. Received: max_boxes={max_boxes}")
+    shuffle = training if shuffle is None else shuffle
+    drop_remainder = training if drop_remainder is None else drop_remainder
+    buffer = None
+    if shuffle:
+        buffer = MAX_SHUFFLE_BUFFER if num_examples is None else num_examples
+        buffer = max(1, min(int(buffer), MAX_SHUFFLE_BUFFER))
+    # Each epoch's order and augmentation seeds follow from (seed, epoch).
+    epoch_seeds = EpochSeeds(seed)
+
+    def transform(example, example_seed):
+        source, boxes, labels = example
+        image = tf.cast(decode_fn(source), tf.float32)
+        boxes, labels = tf.cast(boxes, tf.float32), tf.cast(labels, tf.int32)
+        if training:  # boxes are relative: scaling a huge image down first leaves them
+            image = limit_short_side(image, TRAINING_SIDE_LIMIT * int(image_size))
+            image, boxes, labels = _training_augmentation(
+                image, boxes, labels, example_seed, rotation_degrees, crop_scale, lighting
+            )
+        image, boxes, labels = resize(image, boxes, labels, int(image_size))
+        boxes, labels, _ = sanitize_boxes(boxes, labels, min_area=min_box_area)
+        boxes, labels = pad_or_truncate_boxes(boxes, labels, int(max_boxes))
+        return image, {"boxes": boxes, "labels": labels}
+
+    batches = epoch_seeds.shuffle_with_seeds(examples, buffer, seeds_per_example=2).map(
+        transform, num_parallel_calls=tf.data.AUTOTUNE
+    )
+    batches = batches.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    return attach_epoch_seeds(batches, epoch_seeds)
+
+
+def synthetic_detection(
+    num_images=1000,
+    split="train",
+    image_size=96,
+    batch_size=32,
+    training=None,
+    seed=0,
+    min_objects=1,
+    max_objects=4,
+    max_boxes=None,
+    shuffle=None,
+    rotation_degrees=DEFAULT_DETECTION_ROTATION_DEGREES,
+    crop_scale=DEFAULT_CROP_ZOOM_SCALE,
+    drop_remainder=None,
+):
+    """The built-in synthetic shapes as padded detection batches.
+
+    The images of a split are those of `generate_shapes(num_images, image_size,
+    split_seed(seed, split))` (and of `write_image_folder` for that split).
+
+    Args:
+        num_images: int, examples in the split. Defaults to `1000`.
+        split: str, selects the split's seed. Defaults to `"train"`.
+        image_size: int, side of the generated and output images. Defaults to `96`.
+        batch_size: int. Defaults to `32`.
+        training: bool, training augmentation; defaults to `split == "train"`.
+        seed: int, seeds generation, shuffling and augmentation. Defaults to `0`.
+        min_objects: int. Defaults to `1`.
+        max_objects: int. Defaults to `4`.
+        max_boxes: int, padded box count `M`; defaults to `max_objects`.
+        shuffle: bool; defaults to `training`.
+        rotation_degrees: float, training rotation range. Defaults to `5`.
+        crop_scale: training crop / zoom range, or `None`. Defaults to `(0.5, 1.5)`.
+        drop_remainder: bool; defaults to `training`.
+
+    Returns:
+        `DetectionData` with `class_names == list(SHAPE_CLASSES)`.
+
+    Example:
+    >>> data = synthetic_detection(16, "valid", image_size=64, batch_size=8)
+    >>> images, targets = next(iter(data.dataset))
+    >>> images.shape, targets["boxes"].shape, targets["labels"].shape
+    (TensorShape([8, 64, 64, 3]), TensorShape([8, 4, 4]), TensorShape([8, 4]))
+    """
+    training = split == "train" if training is None else training
+    seed_of_split = split_seed(seed, split)
+    data = generate_shapes(num_images, image_size, seed_of_split, min_objects, max_objects)
+    boxes, labels, dropped = sanitize_boxes(data["boxes"], data["labels"])
+    examples = tf.data.Dataset.from_tensor_slices((data["images"], boxes, labels))
+    dataset = detection_batches(
+        examples,
+        lambda image: image,
+        image_size,
+        batch_size,
+        training=training,
+        max_boxes=max_objects if max_boxes is None else max_boxes,
+        seed=seed,
+        shuffle=shuffle,
+        num_examples=int(num_images),
+        rotation_degrees=rotation_degrees,
+        crop_scale=crop_scale,
+        drop_remainder=drop_remainder,
+    )
+    return DetectionData(dataset, list(SHAPE_CLASSES), int(num_images), int(np.sum(dropped)))

@@ -1,0 +1,139 @@
+"""One entry point for every detection data source, chosen by a spec string.
+
+| spec | data |
+| --- | --- |
+| `shapes` | the built-in synthetic shapes (`synthetic_detection`) |
+| `voc2007`, `voc2012` | Pascal VOC through TensorFlow Datasets (`voc_detection`) |
+| `coco:ANNOTATIONS.json:IMAGE_DIR` | a COCO-format JSON and its image folder (`coco_detection`) |
+| `csv:FILE.csv:IMAGE_DIR` | the lecture's CSV and its image folder (`csv_detection`) |
+| `voc:XML_DIR:IMAGE_DIR` | a folder of Pascal VOC XML files and its images (`voc_xml_detection`) |
+
+Splits of file sources: a `{split}` placeholder in either path is replaced by the
+split name, so `coco:ann/{split}.json:images/{split}` reads `ann/train.json` with
+`images/train` for `"train"` and `ann/valid.json` with `images/valid` for
+`"valid"`. A path without the placeholder is used as it is for whatever split
+is asked for (for example to evaluate on one file). For a CSV with `{split}`,
+the training CSV (VOC: the training XML folder) defines the classes, so every
+split has the same label ids.
+"""
+
+import os
+
+from tfvision.data.detection.annotated_images import substitute_split
+from tfvision.data.detection.coco import coco_detection
+from tfvision.data.detection.csv_files import csv_detection
+from tfvision.data.detection.pipeline import synthetic_detection
+from tfvision.data.detection.voc_tfds import VOC_NAMES, voc_detection
+from tfvision.data.detection.voc_xml import voc_xml_detection
+
+SHAPES_SPLIT_SIZES = {"train": 2000, "valid": 300, "test": 300}
+_SPEC_HELP = ("shapes, voc2007, voc2012, coco:ANNOTATIONS.json:IMAGE_DIR, csv:FILE.csv:IMAGE_DIR "
+              "or voc:XML_DIR:IMAGE_DIR")
+
+
+def _file_spec(spec):
+    kind, _, rest = spec.partition(":")
+    annotation_file, separator, image_dir = rest.partition(":")
+    if not separator or not annotation_file or not image_dir:
+        raise ValueError(
+            f"A {kind} data spec is '{kind}:ANNOTATIONS:IMAGE_DIR' (either path may hold "
+            f"{{split}}). Received: spec={spec!r}"
+        )
+    return annotation_file, image_dir
+
+
+def detection_data(
+    spec,
+    split,
+    image_size,
+    batch_size,
+    training=None,
+    seed=None,
+    max_boxes=None,
+    strict=False,
+    num_images=None,
+):
+    """Loads one split of a detection dataset named by `spec` as padded batches.
+
+    Bad input in file sources (see `coco_detection`, `csv_detection` and
+    `voc_xml_detection` for the full list): a file that is not valid JSON /
+    CSV, lacks keys or columns, or names an image outside `IMAGE_DIR` raises
+    `ValueError` naming it (an unreadable VOC XML file skips its one image,
+    counted); missing or
+    undecodable images are skipped (`SkippedImagesWarning`); annotations with
+    unknown image or class ids and boxes that are NaN, inverted, of zero area or
+    outside the image are dropped and counted (`SkippedAnnotationsWarning`,
+    `dropped_boxes`); images without boxes are examples whose targets are all
+    padding. `strict=True` raises at the first of these problems instead.
+
+    Args:
+        spec: str, one of `shapes`, `voc2007`, `voc2012`,
+            `coco:ANNOTATIONS.json:IMAGE_DIR`, `csv:FILE.csv:IMAGE_DIR`,
+            `voc:XML_DIR:IMAGE_DIR`.
+        split: str, `"train"`, `"valid"` or `"test"`.
+        image_size: int, side of the square output images.
+        batch_size: int.
+        training: bool, training augmentation and shuffling; defaults to
+            `split == "train"`.
+        seed: optional int for shuffling and augmentation (and the shapes'
+            generation, where `None` means `0`).
+        max_boxes: int, padded box count `M`. Defaults to 4 for shapes, 42 for
+            VOC and the most boxes of one image for files.
+        strict: bool, raise at the first bad annotation or image. Defaults to `False`.
+        num_images: optional int, examples to use; for shapes the split size
+            (defaults to 2000 / 300 / 300).
+
+    Returns:
+        `DetectionData(dataset, class_names, num_examples, dropped_boxes)`; the
+        dataset yields `(float32 [B, S, S, 3] in 0..255, {"boxes": float32
+        [B, M, 4] relative yxyx, "labels": int32 [B, M], -1 at padding})`.
+
+    Raises:
+        ValueError: an unknown spec or split, or a bad file (see above).
+        FileNotFoundError: a missing annotation file or image folder.
+        RuntimeError: VOC not downloadable (offline); the message says how to
+            provide it.
+
+    Example:
+    >>> data = detection_data("shapes", "valid", image_size=64, batch_size=8, num_images=16)
+    >>> images, targets = next(iter(data.dataset))
+    >>> images.shape, targets["boxes"].shape
+    (TensorShape([8, 64, 64, 3]), TensorShape([8, 4, 4]))
+    """
+    if not isinstance(spec, str) or not spec:
+        raise ValueError(f"`spec` must be one of {_SPEC_HELP}. Received: spec={spec!r}")
+    training = split == "train" if training is None else training
+    if spec == "shapes":
+        if num_images is None and split not in SHAPES_SPLIT_SIZES:
+            raise ValueError(
+                f"`split` must be one of {sorted(SHAPES_SPLIT_SIZES)} for shapes. "
+                f"Received: split={split!r}"
+            )
+        return synthetic_detection(
+            num_images or SHAPES_SPLIT_SIZES[split], split, image_size, batch_size,
+            training=training, seed=0 if seed is None else seed, max_boxes=max_boxes,
+        )
+    if spec in VOC_NAMES:
+        return voc_detection(spec, split, image_size, batch_size, training=training,
+                             seed=seed, max_boxes=max_boxes, num_images=num_images)
+    kind = spec.partition(":")[0]
+    if kind not in ("coco", "csv", "voc"):
+        raise ValueError(f"`spec` must be one of {_SPEC_HELP}. Received: spec={spec!r}")
+    annotation_file, image_dir = _file_spec(spec)
+    arguments = dict(
+        annotation_file=substitute_split(annotation_file, split),
+        image_dir=substitute_split(image_dir, split),
+        image_size=image_size, batch_size=batch_size, training=training, seed=seed,
+        max_boxes=max_boxes, strict=strict, num_images=num_images,
+    )
+    if kind == "coco":
+        return coco_detection(**arguments)
+    if kind == "voc":
+        train_dir = substitute_split(annotation_file, "train")
+        arguments["annotation_dir"] = arguments.pop("annotation_file")
+        return voc_xml_detection(
+            **arguments, class_source=train_dir if os.path.isdir(train_dir) else None)
+    train_csv = substitute_split(annotation_file, "train")
+    class_source = train_csv if os.path.isfile(train_csv) else None
+    arguments["csv_file"] = arguments.pop("annotation_file")
+    return csv_detection(**arguments, class_source=class_source)

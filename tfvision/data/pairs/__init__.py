@@ -1,0 +1,1 @@
+"""Positive pairs for contrastive pretraining: two augmentations of one image."""

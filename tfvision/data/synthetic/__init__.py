@@ -1,0 +1,1 @@
+"""The built-in synthetic shapes: scenes, classification images, detection and two views."""

@@ -1,0 +1,204 @@
+"""The classifier recipe end to end: train, evaluate, predict from files.
+
+These are the functions behind `tfvision classifier ...`; the command line
+only parses arguments. Each takes plain values, so a notebook can call them
+too.
+"""
+
+import os
+
+import keras
+import numpy as np
+
+from tfvision.data.category_names import display_names_for
+from tfvision.models.classifier.image_classifier import ImageClassifier
+from tfvision.data.classification.sources import classification_data
+from tfvision.training.callbacks import training_callbacks
+from tfvision.training.checkpoints import load_checkpoint, read_checkpoint_state
+from tfvision.training.distribution import prepare_run, shard_by_data
+from tfvision.training.lr_sweep import learning_rate_sweep
+
+
+def load_split(data, split, image_size, batch_size, training=None, seed=None, strict=False,
+               crop_scale=(0.08, 1.0)):
+    """Loads one split of `data`: an image folder, or `tfds:NAME`.
+
+    Returns:
+        A `tfvision.data.LabeledImages`.
+    """
+    return classification_data(data, split, image_size, batch_size, training=training, seed=seed,
+                               strict=strict, crop_scale=crop_scale)
+
+
+def train_classifier(
+    data,
+    save_dir,
+    arch="mobilenet_v2",
+    alpha=1.0,
+    image_size=224,
+    weights="imagenet",
+    train_backbone=False,
+    hidden_units=(512,),
+    dropout=0.2,
+    learning_rates=(1e-3,),
+    sweep_epochs=1,
+    epochs=20,
+    batch_size=32,
+    fine_tune_layers=0,
+    fine_tune_epochs=0,
+    fine_tune_learning_rate_factor=0.1,
+    early_stopping_patience=5,
+    crop_scale=(0.08, 1.0),
+    seed=None,
+    strict=False,
+    mixed_precision="off",
+    require_gpu=False,
+    strategy="none",
+    resume=True,
+    verbose=1,
+):
+    """Trains an `ImageClassifier` on `data/train`, validating on `data/valid`.
+
+    Checkpoints, TensorBoard logs, the CSV history and the training-curve
+    plot go to `save_dir` (see `training_callbacks`). A run killed and started
+    again with the same arguments resumes from its last completed epoch
+    (`resume=False` starts again); with a seed and deterministic ops, it ends
+    with the weights an uninterrupted run would have.
+
+    With several `learning_rates`, a sweep first trains the same initial head
+    for `sweep_epochs` at each rate and keeps the best by validation accuracy;
+    training then goes on from that run at that rate. With
+    `fine_tune_layers > 0`, a second phase of `fine_tune_epochs` unfreezes the
+    top `fine_tune_layers` backbone layers and trains at the learning rate
+    times `fine_tune_learning_rate_factor`.
+
+    `strategy="mirrored"` (see `tfvision.training.distribution_strategy`)
+    spreads each batch of `batch_size` images over the local devices;
+    `strategy="multi-worker"` trains on the cluster of `TF_CONFIG`, each
+    worker taking `batch_size` images of every global batch, and only the
+    chief writing to `save_dir` (see `worker_save_dir`).
+
+    Returns:
+        `(model, history)`: the trained model (best epoch's weights are in
+        `save_dir/best.keras`) and `{metric: [values]}` of this call.
+    """
+    distribution, save_dir, batch_size = prepare_run(
+        strategy, save_dir, batch_size, seed=seed, mixed_precision=mixed_precision,
+        require_gpu=require_gpu,
+    )
+    # Model, optimizer and metrics are created inside the scope: mirrored variables.
+    with distribution.scope():
+        train = load_split(data, "train", image_size, batch_size, training=True, seed=seed,
+                           strict=strict, crop_scale=crop_scale)
+        valid = load_split(data, "valid", image_size, batch_size, training=False, strict=strict)
+        train.dataset, valid.dataset = shard_by_data(train.dataset), shard_by_data(valid.dataset)
+        if valid.class_names != train.class_names:
+            raise ValueError(
+                f"The train and valid splits of {data} have different classes: "
+                f"{train.class_names} vs {valid.class_names}."
+            )
+        total_epochs = epochs + (fine_tune_epochs if fine_tune_layers else 0)
+        last = os.path.join(save_dir, "last.keras")
+        done = read_checkpoint_state(last)["epoch"] if resume and os.path.isfile(last) else 0
+        if done and done >= epochs:
+            # The first phase finished in an earlier run: go on from its checkpoint.
+            model, _ = load_checkpoint(last)
+            learning_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        else:
+            model = ImageClassifier(
+                train.class_names,
+                backbone=arch,
+                image_size=image_size,
+                alpha=alpha,
+                backbone_weights=weights,
+                freeze_backbone=not train_backbone,
+                hidden_units=hidden_units,
+                dropout=dropout,
+            )
+            learning_rate = float(learning_rates[0])
+            if len(learning_rates) > 1 and not done:
+                sweep = learning_rate_sweep(
+                    model, train.dataset, valid.dataset, learning_rates, epochs=sweep_epochs
+                )
+                learning_rate = sweep.best_learning_rate
+                if verbose:
+                    scores = ", ".join(f"{k:g}: {v:.4f}" for k, v in sweep.scores.items())
+                    print(f"Learning-rate sweep (val accuracy) {scores}; best {learning_rate:g}")
+            model.compile(learning_rate=learning_rate)
+        history = {}
+        if not done or done < epochs:
+            fit = model.fit(
+                train.dataset,
+                validation_data=valid.dataset,
+                epochs=epochs,
+                callbacks=training_callbacks(
+                    save_dir, early_stopping_patience=early_stopping_patience, resume=resume,
+                    datasets=[train.dataset],
+                ),
+                verbose=verbose,
+            )
+            history.update(fit.history)
+        if fine_tune_layers and fine_tune_epochs and done < total_epochs:
+            # Same save_dir: checkpoints, history and the backup (deleted when the
+            # first fit ends) carry on across both phases.
+            if done <= epochs:
+                # The rate the first phase ended at (after any plateau cuts), as a
+                # run resumed between the phases reads it from `last.keras`.
+                learning_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+            model.set_backbone_trainable(True, fine_tune_layers)
+            model.compile(learning_rate=learning_rate * fine_tune_learning_rate_factor)
+            fit = model.fit(
+                train.dataset,
+                validation_data=valid.dataset,
+                initial_epoch=epochs,
+                epochs=total_epochs,
+                callbacks=training_callbacks(
+                    save_dir, early_stopping_patience=early_stopping_patience, resume=resume,
+                    datasets=[train.dataset],
+                ),
+                verbose=verbose,
+            )
+            for key, values in fit.history.items():
+                history.setdefault(key, []).extend(values)
+        return model, history
+
+
+def evaluate_classifier(data, checkpoint, split="test", batch_size=32, strict=False):
+    """Loss and accuracy of a checkpoint on one split of `data`.
+
+    Returns:
+        `{"loss": float, "accuracy": float, "num_examples": int}`.
+    """
+    model, _ = load_checkpoint(checkpoint)
+    images = load_split(data, split, model.image_size, batch_size, training=False, strict=strict)
+    if images.class_names != model.class_names:
+        raise ValueError(
+            f"The classes of {data}/{split} {images.class_names} are not those the "
+            f"checkpoint was trained on {model.class_names}."
+        )
+    results = model.evaluate(images.dataset, verbose=0, return_dict=True)
+    return {
+        "loss": float(results["loss"]),
+        "accuracy": float(results["accuracy"]),
+        "num_examples": images.num_examples,
+    }
+
+
+def predict_image(image_path, checkpoint, top_k=5, category_names=None, plot=None):
+    """Top-K classes of one image file, with display names and an optional plot.
+
+    Returns:
+        `(scores [K], names [K])`, highest probability first.
+    """
+    from tfvision.data.images import load_images_for_model
+
+    model, _ = load_checkpoint(checkpoint, compile=False)
+    scores, names = model.predict_top_k(image_path, k=top_k)
+    if category_names:
+        names = display_names_for(names, category_names)
+    if plot:
+        from tfvision.visualization.prediction import plot_top_k
+
+        batch, _ = load_images_for_model(image_path, model.image_size)
+        plot_top_k(np.asarray(batch[0]), scores, names, plot, title=os.path.basename(image_path))
+    return scores, names

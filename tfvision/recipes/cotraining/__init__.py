@@ -1,0 +1,1 @@
+"""Co-training recipe: rounds of fitting two view models and exchanging pseudo-labels."""

@@ -1,0 +1,318 @@
+"""Co-training rounds: train both models, exchange confident pseudo-labels, repeat.
+
+Each round: `fit` both models on their own training sets (early stopping and
+reduce-LR per model on its own validation loss), measure validation and test
+accuracy, predict the unlabelled pool, pick each model's top `k`, drop
+conflicting picks, give model 0's picks (with model 0's labels) to model 1
+and the reverse, and take every kept pick out of the pool (in both views:
+the pool is one index set). The `tf.data` pipelines are rebuilt from the
+sample index lists each round.
+
+References:
+    Blum & Mitchell, "Combining labeled and unlabeled data with co-training",
+    COLT 1998.
+"""
+
+import dataclasses
+import hashlib
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvision.recipes.cotraining.round_backup import (
+    training_sets_from_json,
+    training_sets_to_json,
+)
+from tfvision.models.cotraining.selection import remove_conflicts, top_k_confident
+from tfvision.recipes.cotraining.view_callbacks import PerViewPlateau
+from tfvision.training.distribution import shard_by_data
+
+
+@dataclasses.dataclass
+class CoTrainingResult:
+    """What `fit_rounds` returns.
+
+    Attributes:
+        history: list of dict, one record per round (see `fit_rounds`).
+        train_sets: pair of `(indices int64 [n_i], labels int64 [n_i])`, the
+            final training set of each model (true and pseudo labels).
+        pool: int64 `[P]`, samples still unlabelled.
+    """
+
+    history: list
+    train_sets: tuple
+    pool: np.ndarray
+
+
+def resolve_k(k, pool_size):
+    """Picks per model: an int count, or a float fraction of the pool (at least 1).
+
+    Example:
+    >>> resolve_k(0.01, 3227), resolve_k(50, 20), resolve_k(0.001, 10)
+    (32, 20, 1)
+    """
+    if isinstance(k, float):
+        if not 0.0 < k <= 1.0:
+            raise ValueError(f"A fractional `k` must be in (0, 1]. Received: k={k}")
+        return min(pool_size, max(1, int(math.floor(k * pool_size))))
+    if int(k) < 0:
+        raise ValueError(f"`k` must be >= 0. Received: k={k}")
+    return min(int(k), pool_size)
+
+
+def exchange_pseudo_labels(probabilities0, probabilities1, pool, train_sets, k,
+                           true_labels=None, class_balanced=False):
+    """One round's pseudo-labelling: pick, drop conflicts, move, shrink the pool.
+
+    Args:
+        probabilities0: float `[P, C]`, model 0's predictions on `pool` (view 0).
+        probabilities1: float `[P, C]`, model 1's predictions on `pool` (view 1).
+        pool: int `[P]`, sample indices of the unlabelled pool.
+        train_sets: pair of `(indices, labels)`, each model's training set.
+        k: int count or float fraction (see `resolve_k`).
+        true_labels: optional int `[N]`, every sample's true label (`-1`
+            unknown), to score the pseudo-labels.
+        class_balanced: bool. At most `ceil(k / C)` picks per label (see
+            `top_k_confident`). Defaults to `False`.
+
+    Returns:
+        `(train_sets, pool, record)`: the new training sets (model 0's gets
+        model 1's kept picks with model 1's labels, and the reverse), the pool
+        without the kept picks, and a dict with `k`, `picked0`, `picked1`,
+        `conflicts`, `conflict_samples` (`[sample, label0, label1]` rows),
+        `moved_to_view0`, `moved_to_view1`, `moved_labels_to_view0` and
+        `moved_labels_to_view1` (picks per class), `pseudo_accuracy0`,
+        `pseudo_accuracy1` (NaN when no true label is known) and `pool_after`.
+    """
+    pool = np.asarray(pool, dtype=np.int64)
+    num_classes = np.shape(probabilities0)[1]
+    k = resolve_k(k, len(pool))
+    _, labels0, rows0 = top_k_confident(probabilities0, k, class_balanced)
+    _, labels1, rows1 = top_k_confident(probabilities1, k, class_balanced)
+    picks0, picks1, conflicts = remove_conflicts(rows0, labels0, rows1, labels1)
+    (indices0, set_labels0), (indices1, set_labels1) = train_sets
+    new_sets = (
+        (np.concatenate([indices0, pool[picks1.indices]]), np.concatenate([set_labels0, picks1.labels])),
+        (np.concatenate([indices1, pool[picks0.indices]]), np.concatenate([set_labels1, picks0.labels])),
+    )
+    taken = np.union1d(picks0.indices, picks1.indices)
+    record = {
+        "k": k,
+        "picked0": len(rows0),
+        "picked1": len(rows1),
+        "conflicts": len(conflicts.indices),
+        "conflict_samples": np.stack([pool[conflicts.indices], conflicts.labels0,
+                                      conflicts.labels1], axis=1).tolist(),
+        "moved_to_view0": len(picks1.indices),
+        "moved_to_view1": len(picks0.indices),
+        "moved_labels_to_view0": np.bincount(picks1.labels, minlength=num_classes).tolist(),
+        "moved_labels_to_view1": np.bincount(picks0.labels, minlength=num_classes).tolist(),
+        "pseudo_accuracy0": _pseudo_accuracy(true_labels, pool[picks0.indices], picks0.labels),
+        "pseudo_accuracy1": _pseudo_accuracy(true_labels, pool[picks1.indices], picks1.labels),
+        "pool_after": len(pool) - len(taken),
+    }
+    return new_sets, np.delete(pool, taken), record
+
+
+def _data_digest(labels, splits):
+    """A short hash of the labels and the splits: a backup resumes only on the same data."""
+    parts = [labels, splits.train, splits.valid, splits.test, splits.unlabelled]
+    return hashlib.sha256(b"".join(np.asarray(p, np.int64).tobytes() + b"|" for p in parts)
+                          ).hexdigest()[:16]
+
+
+def _pseudo_accuracy(true_labels, samples, labels):
+    if true_labels is None:
+        return float("nan")
+    truth = np.asarray(true_labels)[samples]
+    known = truth >= 0
+    return float(np.mean(truth[known] == labels[known])) if known.any() else float("nan")
+
+
+def aligned_dataset(samples, indices, image_size, batch_size, crop_fraction=1.0):
+    """Evaluation batches `((images0, images1), labels)` of the same samples in both views."""
+    views = [samples.view_dataset(v, indices, image_size=image_size, batch_size=batch_size,
+                                  crop_fraction=crop_fraction) for v in (0, 1)]
+    return tf.data.Dataset.zip(*views).map(lambda a, b: ((a[0], b[0]), a[1]))
+
+
+def training_dataset(samples, train_sets, image_size, batch_size, seed=None,
+                     crop_scale=(0.35, 1.0)):
+    """Endless batches `((images0, images1), (labels0, labels1))`, one training set per view.
+
+    Each view's set is shuffled, augmented and repeated on its own, with full
+    batches only (fixed shapes).
+    """
+    views = [samples.view_dataset(v, indices, labels, image_size=image_size,
+                                  batch_size=batch_size, training=True, repeat=True,
+                                  seed=None if seed is None else seed + v, crop_scale=crop_scale)
+             for v, (indices, labels) in enumerate(train_sets)]
+    return tf.data.Dataset.zip(*views).map(lambda a, b: ((a[0], b[0]), (a[1], b[1])))
+
+
+def predict_pool(cotraining, samples, pool, image_size, batch_size=64, crop_fraction=1.0):
+    """Both models' probabilities on the pool, in batches: `([P, C], [P, C])`."""
+    dataset = aligned_dataset(samples, pool, image_size, batch_size, crop_fraction)
+    # Under the multi-worker strategy each worker predicts its share of every
+    # batch and `predict` gathers all shares, in order, on every worker.
+    dataset = shard_by_data(dataset.map(lambda x, y: (x,)))  # ((x0, x1),)
+    outputs = cotraining.predict(dataset, verbose=0)
+    return outputs["view0"], outputs["view1"]
+
+
+def _accuracies(cotraining, dataset, prefix):
+    results = cotraining.evaluate(dataset, verbose=0, return_dict=True)
+    return {
+        f"{prefix}_accuracy0": float(results["accuracy0"]),
+        f"{prefix}_accuracy1": float(results["accuracy1"]),
+        f"{prefix}_ensemble_accuracy": float(results["ensemble_accuracy"]),
+        f"{prefix}_loss0": float(results["loss0"]),
+        f"{prefix}_loss1": float(results["loss1"]),
+    }
+
+
+def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.01,
+               batch_size=32, image_size=None, steps_per_epoch=None, seed=None,
+               class_balanced=True, plateau=None, callbacks=None, on_round_end=None,
+               crop_scale=(0.35, 1.0), crop_fraction=1.0, backup=None, verbose=0):
+    """Runs co-training rounds on a compiled `CoTraining` model.
+
+    Round `r` trains both models for `epochs_per_round` epochs on their
+    current training sets, records validation and test accuracy, then (unless
+    it is the last round or the pool is empty) exchanges pseudo-labels (see
+    `exchange_pseudo_labels`). `k=0` exchanges nothing: the two models train
+    on the labelled set alone with the same schedule — the baseline.
+
+    With a `backup`, the whole state is saved after every epoch and every
+    exchange, and a run started again on the same backup goes on after the
+    last completed epoch: the models, optimizers, patience counters, training
+    sets, pool and history come back, and the round's training batches skip
+    the ones already used, so no epoch is repeated or lost.
+
+    Args:
+        cotraining: a compiled `CoTraining`.
+        samples: a `TwoViewSamples`.
+        splits: an `AlignedSplits` (train, valid, test, unlabelled indices).
+        rounds: int >= 1. Defaults to `10`.
+        epochs_per_round: int >= 1. Defaults to `3`.
+        k: int picks per model per round, or float fraction of the pool.
+            Defaults to `0.01`.
+        batch_size: int, the global batch. Defaults to `32`.
+        image_size: int. Model input side. Defaults to `model0.image_size`.
+        steps_per_epoch: int. Training steps per epoch. Defaults to the
+            larger training set divided by `batch_size` (rounded up).
+        seed: optional int for shuffling and augmentation.
+        class_balanced: bool. At most `ceil(k / C)` picks per label and model
+            (Blum & Mitchell's per-class quota). Defaults to `True`.
+        plateau: a `PerViewPlateau`, or `None` for `PerViewPlateau()`.
+        callbacks: list of extra Keras callbacks for each round's `fit`
+            (called after the backup is written).
+        on_round_end: callable `(record) -> None` called after each round.
+        crop_scale: training random-resized-crop area range. Defaults to `(0.35, 1.0)`.
+        crop_fraction: evaluation centre-crop fraction. Defaults to `1.0`.
+        backup: optional `RoundBackup`: save after every epoch, and resume
+            from it when it holds an unfinished run with the same settings.
+            Defaults to `None`.
+        verbose: int. `fit` verbosity. Defaults to `0`.
+
+    Returns:
+        A `CoTrainingResult`. Each history record has `round`, `train_size0`,
+        `train_size1`, `pool_size`, `epochs0`, `epochs1` (epochs each model
+        trained), `learning_rate0`, `learning_rate1`, `val_/test_` +
+        `accuracy0`, `accuracy1`, `ensemble_accuracy`, `loss0`, `loss1`, and
+        the `exchange_pseudo_labels` record (zeros and NaN when nothing was
+        exchanged).
+    """
+    if int(rounds) < 1 or int(epochs_per_round) < 1:
+        raise ValueError("`rounds` and `epochs_per_round` must be >= 1. "
+                         f"Received: rounds={rounds}, epochs_per_round={epochs_per_round}")
+    image_size = image_size or cotraining.model0.image_size
+    plateau = plateau or PerViewPlateau()
+    true_labels = samples.labels
+    config = {"rounds": int(rounds), "epochs_per_round": int(epochs_per_round), "k": k,
+              "batch_size": int(batch_size), "image_size": int(image_size),
+              "steps_per_epoch": steps_per_epoch, "seed": seed,
+              "class_balanced": bool(class_balanced), "num_samples": len(true_labels),
+              "data": _data_digest(true_labels, splits)}
+    state = backup.read(config) if backup is not None else None
+    if state is None:
+        train_sets = tuple((splits.train.copy(), true_labels[splits.train]) for _ in range(2))
+        pool = splits.unlabelled.copy()
+        state = {"config": config, "run": 1, "round": 1, "epoch": 0, "stopped": False,
+                 "complete": False, "plateau": None, "history": [], "epoch_log": []}
+    else:
+        best_weights = backup.restore(cotraining, state)
+        if state["plateau"] is not None:
+            plateau.restore_state(state["plateau"], best_weights)
+        train_sets = training_sets_from_json(state["train_sets"])
+        pool = np.asarray(state["pool"], np.int64)
+        state = {**state, "run": state["run"] + 1}
+    history = list(state["history"])
+    # Every worker builds the same batches and keeps its share of each (one worker: all).
+    valid = shard_by_data(aligned_dataset(samples, splits.valid, image_size, 128, crop_fraction))
+    test = shard_by_data(aligned_dataset(samples, splits.test, image_size, 128, crop_fraction))
+
+    def save_epoch(epoch, logs):
+        if backup is None:
+            return
+        plateau_state, best_weights = plateau.get_state()
+        row = {"round": state["round"], "epoch": epoch + 1, "run": state["run"],
+               **{key: float(value) for key, value in (logs or {}).items()}}
+        state.update(epoch=epoch + 1, stopped=bool(cotraining.stop_training),
+                     plateau=plateau_state, epoch_log=[*state["epoch_log"], row])
+        state.update(backup.write(cotraining, state, best_weights))
+
+    for round_number in range(int(state["round"]), int(rounds) + 1):
+        done = int(state["epoch"])
+        state.update(round=round_number, train_sets=training_sets_to_json(train_sets),
+                     pool=pool.tolist(), history=history)
+        largest = max(len(indices) for indices, _ in train_sets)
+        steps = steps_per_epoch or max(1, math.ceil(largest / batch_size))
+        train = training_dataset(samples, train_sets, image_size, batch_size,
+                                 None if seed is None else seed + 10 * round_number, crop_scale)
+        # A resumed round: the batches its first `done` epochs used are skipped.
+        train = shard_by_data(train.skip(done * steps) if done else train)
+        saver = keras.callbacks.LambdaCallback(on_epoch_end=save_epoch)
+        fit = cotraining.fit(train, steps_per_epoch=steps, initial_epoch=done,
+                             epochs=done if state["stopped"] else int(epochs_per_round),
+                             validation_data=valid,
+                             callbacks=[plateau, saver, *(callbacks or [])], verbose=verbose)
+        trained = done + len(fit.history.get("loss0", []))
+        record = {
+            "round": round_number,
+            "train_size0": len(train_sets[0][0]),
+            "train_size1": len(train_sets[1][0]),
+            "pool_size": len(pool),
+            "epochs0": plateau.stopped_epochs[0] or trained,
+            "epochs1": plateau.stopped_epochs[1] or trained,
+            "learning_rate0": plateau.learning_rate(0),
+            "learning_rate1": plateau.learning_rate(1),
+            **_accuracies(cotraining, valid, "val"),
+            **_accuracies(cotraining, test, "test"),
+        }
+        last = round_number == int(rounds) or len(pool) == 0
+        if last or resolve_k(k, len(pool)) == 0:
+            record.update(k=0, picked0=0, picked1=0, conflicts=0, conflict_samples=[],
+                          moved_to_view0=0, moved_to_view1=0, moved_labels_to_view0=[],
+                          moved_labels_to_view1=[], pseudo_accuracy0=float("nan"),
+                          pseudo_accuracy1=float("nan"), pool_after=len(pool))
+        else:
+            probabilities0, probabilities1 = predict_pool(cotraining, samples, pool, image_size,
+                                                          crop_fraction=crop_fraction)
+            train_sets, pool, exchange = exchange_pseudo_labels(
+                probabilities0, probabilities1, pool, train_sets, k, true_labels, class_balanced)
+            record.update(exchange)
+        history.append(record)
+        if on_round_end is not None:
+            on_round_end(record)
+        if backup is not None:  # The round is done: the next run starts the next one.
+            state.update(round=round_number + 1, epoch=0, stopped=False, complete=last,
+                         plateau=None, train_sets=training_sets_to_json(train_sets),
+                         pool=pool.tolist(), history=history)
+            state.update(backup.write(cotraining, state))
+        state.update(epoch=0, stopped=False)
+        if last:
+            break
+    return CoTrainingResult(history, train_sets, pool)

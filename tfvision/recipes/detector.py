@@ -1,0 +1,298 @@
+"""The detector recipe end to end: train, evaluate, predict from files.
+
+These are the functions behind `tfvision detector ...`; the command line only
+parses arguments, and a notebook can call them too.
+"""
+
+import os
+
+import keras
+import numpy as np
+
+from tfvision.data.detection.sources import detection_data
+from tfvision.metrics import DetectionEvaluator
+from tfvision.models.ssd.ssd_presets import PRESETS
+from tfvision.training.callbacks import training_callbacks
+from tfvision.training.checkpoints import load_checkpoint, read_checkpoint_state
+from tfvision.training.distribution import prepare_run, shard_by_data
+from tfvision.training.grouped_optimizer import GroupedOptimizer
+from tfvision.training.one_cycle import OneCycleSchedule
+
+
+def one_cycle_adam(learning_rate, steps, ratio=20.0, warmup_fraction=0.125):
+    """Adam on a `OneCycleSchedule` peaking at `learning_rate`."""
+    return keras.optimizers.Adam(OneCycleSchedule(learning_rate, steps, ratio, warmup_fraction))
+
+
+def _build_optimizer(model):
+    """Makes the optimizer's slots now, before `fit` traces its step.
+
+    Slots made while the step is traced make `tf.function` trace it twice,
+    and the step's graph (assigning targets, the loss, Adam) takes longer to
+    trace than a small epoch to run.
+    """
+    model.optimizer.build(model.trainable_variables)
+
+
+def train_detector(
+    data,
+    save_dir,
+    model="ssdlite_mobilenet_v2",
+    image_size=320,
+    alpha=1.0,
+    backbone_weights="imagenet",
+    epochs=10,
+    batch_size=32,
+    learning_rate=1e-3,
+    lr_ratio=20.0,
+    warmup_fraction=0.125,
+    freeze_backbone=True,
+    fine_tune_epochs=0,
+    backbone_learning_rate_factor=0.3,
+    fine_tune_learning_rate_factor=0.3,
+    classification=None,
+    localization=None,
+    iou_threshold=0.5,
+    num_train_images=None,
+    num_valid_images=None,
+    augment=True,
+    early_stopping_patience=None,
+    seed=None,
+    mixed_precision="off",
+    require_gpu=False,
+    deterministic=False,
+    strategy="none",
+    resume=True,
+    verbose=1,
+):
+    """Trains a detector on the train split of `data`, validating on its valid split.
+
+    Phase 1 trains `epochs` epochs with the backbone frozen (the head first)
+    unless `freeze_backbone=False`; phase 2 (`fine_tune_epochs > 0`) unfreezes
+    it and trains the backbone at `backbone_learning_rate_factor` times the
+    head's rate, through a `GroupedOptimizer` (the lecture's discriminative
+    rates). Each phase runs one `OneCycleSchedule` cycle with Adam. The best
+    epoch by validation loss is kept in `save_dir/best.keras`; the last in
+    `save_dir/last.keras`.
+
+    A run killed and started again with the same arguments resumes from its
+    last completed epoch (`training_callbacks`' backup): killed in phase 2,
+    it loads `last.keras` and goes on with phase 2, phase 1 is not trained
+    again. `resume=False` starts again at epoch 0.
+
+    With `strategy="mirrored"` (see `tfvision.training.distribution_strategy`)
+    each global batch of `batch_size` images is split over the local
+    devices; the model and its optimizer are made inside the strategy's
+    scope, and the multibox loss is normalised by the positives of the
+    global batch (`SSDDetector.compute_loss`). `strategy="multi-worker"`
+    trains on the cluster of `TF_CONFIG` (every worker runs the same call,
+    with the same `seed`): each worker takes `batch_size` images of every
+    global batch, and only the chief writes to `save_dir` (the others to
+    `save_dir/workertemp_<index>`, see `worker_save_dir`).
+
+    Args:
+        data: str, a `detection_data` spec (`"shapes"`, ...).
+        save_dir: str, folder for checkpoints, logs and plots.
+        model: str, a preset name (`"ssdlite_mobilenet_v2"`, `"ssd_multihead"`).
+            Defaults to `"ssdlite_mobilenet_v2"`.
+        image_size: int. Defaults to `320`.
+        alpha: float, MobileNetV2 width. Defaults to `1.0`.
+        backbone_weights: `None`, `"imagenet"`, `"shapes"` or a `.weights.h5`
+            path. Defaults to `"imagenet"`.
+        epochs: int, phase-1 epochs. Defaults to `10`.
+        batch_size: int, the global batch (one worker's share under
+            `"multi-worker"`). Defaults to `32`.
+        learning_rate: float, the peak rate of the head. Defaults to `1e-3`.
+        lr_ratio: float, max / min rate of the cycle. Defaults to `20`.
+        warmup_fraction: float. Defaults to `0.125`.
+        freeze_backbone: bool, freeze the backbone in phase 1. Defaults to `True`.
+        fine_tune_epochs: int, phase-2 epochs. Defaults to `0`.
+        backbone_learning_rate_factor: float, backbone rate relative to the
+            head's in phase 2. Defaults to `0.3`.
+        fine_tune_learning_rate_factor: float, head rate of phase 2 relative to
+            `learning_rate`. Defaults to `0.3` (the lecture lowers its rates
+            to `lrs / 2` and `lrs / 4` when it unfreezes).
+        classification, localization: loss choices, or `None` for the
+            preset's. Defaults to `None`.
+        iou_threshold: float, anchor matching threshold. Defaults to `0.5`.
+        num_train_images, num_valid_images: int or None, split sizes of the
+            built-in data. Defaults to `None`.
+        augment: bool, training augmentation. Defaults to `True`.
+        early_stopping_patience: int or None. Defaults to `None`.
+        seed: int or None; required under `"multi-worker"`. Defaults to `None`.
+        mixed_precision: `"off"`, `"float16"` or `"bfloat16"`. Defaults to `"off"`.
+        require_gpu: bool. Defaults to `False`.
+        deterministic: bool, deterministic TensorFlow ops (needs `seed`).
+            Defaults to `False`.
+        strategy: str, a `tfvision.training.distribution.STRATEGIES` name.
+            Defaults to `"none"`.
+        resume: bool, continue from the backup and `last.keras` in
+            `save_dir`; `False` trains from epoch 0. Defaults to `True`.
+        verbose: int. Defaults to `1`.
+
+    Returns:
+        `(model, history)`: the trained `SSDDetector` and `{metric: [values]}`.
+    """
+    if model not in PRESETS:
+        raise ValueError(f"`model` must be one of {sorted(PRESETS)}. Received: model={model!r}")
+    distribution, save_dir, batch_size = prepare_run(
+        strategy, save_dir, batch_size, seed=seed, mixed_precision=mixed_precision,
+        require_gpu=require_gpu, deterministic=deterministic,
+    )
+    # Model, optimizers and metrics are made inside the scope: mirrored variables.
+    with distribution.scope():
+        train = detection_data(data, "train", image_size, batch_size, training=augment,
+                               seed=seed, num_images=num_train_images)
+        valid = detection_data(data, "valid", image_size, batch_size, training=False,
+                               num_images=num_valid_images)
+        # Every worker builds the same batches and keeps its share of each.
+        train.dataset, valid.dataset = shard_by_data(train.dataset), shard_by_data(valid.dataset)
+        steps = max(1, train.num_examples // batch_size)
+        last = os.path.join(save_dir, "last.keras")
+        done = 0
+        if resume and os.path.isfile(last):
+            done = read_checkpoint_state(last)["epoch"] or 0
+        total_epochs = epochs + fine_tune_epochs
+
+        def callbacks():
+            # The one-cycle schedule sets the rate: no reduce-on-plateau. Both
+            # phases share save_dir: checkpoints, history and the backup carry on.
+            return training_callbacks(
+                save_dir, monitor="val_loss", mode="min",
+                early_stopping_patience=early_stopping_patience, reduce_lr_patience=None,
+                resume=resume, datasets=[train.dataset],
+            )
+
+        if done and done >= epochs:
+            # Phase 1 finished in an earlier run: go on from its checkpoint.
+            detector, _ = load_checkpoint(last)
+        else:
+            options = {"iou_threshold": iou_threshold}
+            if classification:
+                options["classification"] = classification
+            if localization:
+                options["localization"] = localization
+            detector = PRESETS[model](
+                train.class_names, alpha=alpha, image_size=image_size,
+                backbone_weights=backbone_weights, freeze_backbone=freeze_backbone, **options,
+            )
+            detector.compile(
+                optimizer=one_cycle_adam(learning_rate, epochs * steps, lr_ratio, warmup_fraction)
+            )
+            _build_optimizer(detector)
+        history = {}
+        if done < epochs:
+            fit = detector.fit(train.dataset, validation_data=valid.dataset, epochs=epochs,
+                               callbacks=callbacks(), verbose=verbose)
+            history.update(fit.history)
+        if fine_tune_epochs and done < total_epochs:
+            detector.set_backbone_trainable(True)
+            cycle = fine_tune_epochs * steps
+            head_rate = learning_rate * fine_tune_learning_rate_factor
+            detector.compile(
+                optimizer=GroupedOptimizer(
+                    [
+                        one_cycle_adam(head_rate * backbone_learning_rate_factor, cycle,
+                                       lr_ratio, warmup_fraction),
+                        one_cycle_adam(head_rate, cycle, lr_ratio, warmup_fraction),
+                    ],
+                    [detector.backbone_variable_pattern()],
+                )
+            )
+            _build_optimizer(detector)
+            fit = detector.fit(train.dataset, validation_data=valid.dataset,
+                               initial_epoch=epochs, epochs=total_epochs, callbacks=callbacks(),
+                               verbose=verbose)
+            for key, values in fit.history.items():
+                history.setdefault(key, []).extend(values)
+    return detector, history
+
+
+def evaluate_detector(data, checkpoint, split="test", batch_size=32, num_images=None,
+                      model=None):
+    """COCO and VOC07 mAP of a checkpoint on one split of `data`.
+
+    Args:
+        data: str, a `detection_data` spec.
+        checkpoint: str, a `.keras` file from `train_detector`.
+        split: str. Defaults to `"test"`.
+        batch_size: int. Defaults to `32`.
+        num_images: int or None, split size of the built-in data. Defaults to `None`.
+        model: an `SSDDetector` to use instead of loading `checkpoint`.
+            Defaults to `None`.
+
+    Returns:
+        The `DetectionEvaluator.result()` dict (`AP`, `AP50`, `AP75`,
+        `voc07_map`, per-class tables) plus `num_images`.
+    """
+    if model is None:
+        model, _ = load_checkpoint(checkpoint, compile=False)
+    images = detection_data(data, split, model.image_size, batch_size, training=False,
+                            num_images=num_images)
+    if images.class_names != model.class_names:
+        raise ValueError(
+            f"The classes of {data}/{split} {images.class_names} are not those the "
+            f"checkpoint {checkpoint} was trained on {model.class_names}."
+        )
+    evaluator = DetectionEvaluator(model.class_names, (model.image_size, model.image_size))
+    count = 0
+    for batch, targets in images.dataset:
+        detections = model.predict_on_batch(batch)
+        evaluator.update(targets["boxes"], targets["labels"], detections["boxes"],
+                         detections["scores"], detections["classes"],
+                         detections["num_detections"])
+        count += int(batch.shape[0])
+    result = evaluator.result()
+    result["num_images"] = count
+    return result
+
+
+def predict_detections(image_path, checkpoint, score_threshold=0.3, plot=None):
+    """Detections in one image file, boxes in the file's pixels.
+
+    The image is resized (not cropped) to the model's input, so relative
+    boxes map back to the whole file.
+
+    Args:
+        image_path: str, an image file.
+        checkpoint: str, a `.keras` checkpoint.
+        score_threshold: float, keep detections scoring above it. Defaults to `0.3`.
+        plot: str or None, write the image with its boxes to this PNG.
+            Defaults to `None`.
+
+    Returns:
+        list of dicts `{"class_name", "class_id", "score", "box"}` (best first),
+        `box` being `[x_min, y_min, x_max, y_max]` in pixels of the file.
+    """
+    import tensorflow as tf
+
+    from tfvision.data.images import decode_image_file
+
+    model, _ = load_checkpoint(checkpoint, compile=False)
+    image = decode_image_file(image_path)  # [H, W, 3] float32 0..255
+    height, width = int(image.shape[0]), int(image.shape[1])
+    batch = tf.image.resize(image, (model.image_size, model.image_size))[None]
+    detections = {k: np.asarray(v) for k, v in model.predict_on_batch(batch).items()}
+    count = int(detections["num_detections"][0])
+    results = []
+    for box, score, class_id in zip(detections["boxes"][0, :count],
+                                    detections["scores"][0, :count],
+                                    detections["classes"][0, :count]):
+        if score <= score_threshold:
+            continue
+        y1, x1, y2, x2 = (float(v) for v in box)
+        results.append({
+            "class_name": model.class_names[int(class_id)],
+            "class_id": int(class_id),
+            "score": float(score),
+            "box": [x1 * width, y1 * height, x2 * width, y2 * height],
+        })
+    if plot:
+        from tfvision.visualization.detections import plot_detections
+
+        plot_detections(
+            np.asarray(image), detections["boxes"][0], detections["scores"][0],
+            detections["classes"][0], model.class_names, plot,
+            num_detections=count, score_threshold=score_threshold,
+        )
+    return results

@@ -1,0 +1,1 @@
+"""MoCo pretraining recipe, its kNN monitor and linear probe."""
