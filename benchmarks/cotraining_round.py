@@ -30,7 +30,7 @@ import tensorflow as tf  # noqa: E402
 from tfvision.data import aligned_splits, shapes_two_views  # noqa: E402
 from tfvision.models.classifier import ImageClassifier  # noqa: E402
 from tfvision.models.cotraining import CoTraining  # noqa: E402
-from tfvision.models.cotraining.rounds import (  # noqa: E402
+from tfvision.recipes.cotraining.rounds import (  # noqa: E402
     exchange_pseudo_labels,
     predict_pool,
     training_dataset,

@@ -30,7 +30,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tfvision.models.moco import MoCo  # noqa: E402
-from tfvision.models.moco.moco_recipe import build_encoder_backbone  # noqa: E402
+from tfvision.recipes.moco.recipe import build_encoder_backbone  # noqa: E402
 
 CLASSES = 10
 
