@@ -30,11 +30,8 @@ import tensorflow as tf  # noqa: E402
 from tfvision.data import aligned_splits, shapes_two_views  # noqa: E402
 from tfvision.models.classifier import ImageClassifier  # noqa: E402
 from tfvision.models.cotraining import CoTraining  # noqa: E402
-from tfvision.recipes.cotraining.rounds import (  # noqa: E402
-    exchange_pseudo_labels,
-    predict_pool,
-    training_dataset,
-)
+from tfvision.recipes.cotraining.pseudo_labels import exchange_pseudo_labels  # noqa: E402
+from tfvision.recipes.cotraining.rounds import predict_pool, training_dataset  # noqa: E402
 
 
 def tfvision_round(cotraining, samples, pool, train_sets, k, size, batch_size):

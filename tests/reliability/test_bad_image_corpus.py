@@ -100,7 +100,7 @@ def test_coco_detection_skips_bad_images_and_reads_boxes_on_upright_images(corpu
 def test_training_augmentation_scales_a_huge_image_down_first(corpus):
     from tfvision.data.detection.pipeline import detection_batches
     from tfvision.data.transforms import limit_short_side, training_transform
-    from tfvision.data.pairs.positive_pairs import augment_view
+    from tfvision.data.pairs.augmentation import augment_view
 
     folder, _ = corpus
     small = tf.random.uniform([30, 50, 3], 0, 255, seed=1)

@@ -12,6 +12,9 @@ Detection sources return `DetectionData` (padded `{"boxes", "labels"}` targets):
 `detection_data(spec, split, ...)` with spec `shapes`, `voc2007`, `voc2012`,
 `coco:ANNOTATIONS.json:IMAGE_DIR`, `csv:FILE.csv:IMAGE_DIR` or `voc:XML_DIR:IMAGE_DIR`.
 
+Positive pairs (MoCo): `positive_pairs_dataset(data, ...)` gives two augmentations
+(`PairAugmentation`) of each image of `shapes`, a folder or `tfds:NAME`.
+
 Two-view (co-training) samples: `TwoViewSamples` from a CSV/JSON manifest
 (`read_two_view_manifest`), two folders (`two_view_folders`), path lists
 (`two_view_files`) or the built-in shapes (`shapes_two_views`), split with
@@ -56,13 +59,8 @@ from tfvision.data.transforms import (
     rotate,
     training_transform,
 )
-from tfvision.data.pairs.positive_pairs import (
-    SHAPES_AUGMENTATION,
-    PairAugmentation,
-    augment_view,
-    positive_pairs_dataset,
-    positive_pairs,
-)
+from tfvision.data.pairs.augmentation import SHAPES_AUGMENTATION, PairAugmentation, augment_view
+from tfvision.data.pairs.positive_pairs import positive_pairs, positive_pairs_dataset
 from tfvision.data.views.manifest import read_two_view_manifest, write_two_view_manifest
 from tfvision.data.views.samples import TwoViewSamples, two_view_files, two_view_folders
 from tfvision.data.synthetic.shapes_views import shapes_two_views, write_two_view_shapes

@@ -2,16 +2,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfvision.data.detection.boxes import pad_or_truncate_boxes, sanitize_boxes
 from tfvision.data.detection.transforms import (
     crop_zoom,
     flip_boxes_horizontal,
-    pad_or_truncate_boxes,
     random_crop_zoom,
     random_flip_horizontal,
     random_lighting,
     random_rotation_with_boxes,
     resize,
-    sanitize_boxes,
 )
 
 HEIGHT, WIDTH = 120, 160  # not square: rotation must work in pixels

@@ -10,7 +10,7 @@ from tfvision.data import (
     positive_pairs,
     write_image_folder,
 )
-from tfvision.data.pairs.positive_pairs import gaussian_blur
+from tfvision.data.pairs.augmentation import gaussian_blur
 
 NOTHING = PairAugmentation(
     crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), rotation_probability=0.0,

@@ -9,7 +9,8 @@ import pytest
 from tfvision.data import aligned_splits, shapes_two_views
 from tfvision.models.classifier import ImageClassifier
 from tfvision.models.cotraining import CoTraining
-from tfvision.recipes.cotraining.rounds import exchange_pseudo_labels, fit_rounds, resolve_k
+from tfvision.recipes.cotraining.pseudo_labels import exchange_pseudo_labels, resolve_k
+from tfvision.recipes.cotraining.rounds import fit_rounds
 
 
 def _probabilities(confident, pool_size=6):

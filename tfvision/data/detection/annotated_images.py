@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvision.data.detection.pipeline import DetectionData, detection_batches
-from tfvision.data.detection.transforms import sanitize_boxes
+from tfvision.data.detection.boxes import sanitize_boxes
 from tfvision.data.image_decoding import decode_image, scan_images
 from tfvision.data.classification.image_folder import SkippedImagesWarning
 from tfvision.ops import to_internal

@@ -16,17 +16,15 @@ import tensorflow as tf
 
 from tfvision.data.classification.pipeline import MAX_SHUFFLE_BUFFER
 from tfvision.data.epoch_seeds import EpochSeeds, attach_epoch_seeds
+from tfvision.data.detection.boxes import DEFAULT_MIN_BOX_AREA, pad_or_truncate_boxes, sanitize_boxes
 from tfvision.data.detection.transforms import (
     DEFAULT_CROP_ZOOM_SCALE,
     DEFAULT_DETECTION_ROTATION_DEGREES,
-    DEFAULT_MIN_BOX_AREA,
-    pad_or_truncate_boxes,
     random_crop_zoom,
     random_flip_horizontal,
     random_lighting,
     random_rotation_with_boxes,
     resize,
-    sanitize_boxes,
 )
 from tfvision.data.synthetic.shape_drawing import SHAPE_CLASSES
 from tfvision.data.synthetic.scenes import generate_shapes, split_seed
