@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfvision.losses import multibox_loss, replica_sum, sigmoid_focal_loss
+from tests.testing import run_serialization_test
+from tfvision.losses import MultiboxLoss, multibox_loss, replica_sum, sigmoid_focal_loss
 
 B, N, C = 3, 40, 5
 
@@ -133,3 +134,47 @@ def test_focal_loss_reduces_to_half_bce_and_argument_errors():
         multibox_loss(logits=x, localization="l2", **batch)
     with pytest.raises(ValueError, match="Received: kind='hinge'"):
         multibox_loss(logits=np.zeros((B, N, C)), classification="hinge", **batch)
+
+
+def _targets_and_predictions(batch, logits):
+    targets = {"deltas": batch["target_deltas"], "labels": batch["matched_labels"],
+               "positive": batch["positive"]}
+    return targets, {"boxes": batch["pred_deltas"], "classes": logits}
+
+
+@pytest.mark.parametrize("classification", ["bce", "focal", "softmax"])
+def test_multibox_loss_object_equals_the_reference_and_reads_its_logits(classification):
+    batch, rng = _batch(7)
+    logits = rng.normal(size=(B, N, C + 1 if classification == "softmax" else C)).astype("float32")
+    loss = MultiboxLoss(classification, "l1", focal_alpha=0.4, focal_gamma=1.5, negative_ratio=2)
+    targets, predictions = _targets_and_predictions(batch, logits)
+    result = loss(targets, predictions)
+    expected = _reference(batch, logits, "l1", classification, alpha=0.4, gamma=1.5, ratio=2)
+    np.testing.assert_allclose(float(result["loss"]), expected, rtol=1e-5)
+    # Over the global batch's positives, as a replica computes it.
+    halved = loss(targets, predictions, total_positives=2.0 * float(result["num_positives"]))
+    np.testing.assert_allclose(float(halved["loss"]), expected / 2, rtol=1e-5)
+    assert loss.num_outputs(C) == logits.shape[-1]
+    scores = np.asarray(loss.class_scores(logits))
+    assert scores.shape == (B, N, C)
+    if classification == "softmax":  # the background column's probability is dropped
+        np.testing.assert_allclose(scores.sum(-1), 1 - _softmax(logits)[..., 0], rtol=1e-5)
+    else:
+        np.testing.assert_allclose(scores, 1 / (1 + np.exp(-logits)), rtol=1e-5)
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_multibox_loss_object_config_and_bad_arguments():
+    revived = run_serialization_test(MultiboxLoss("softmax", "l1", negative_ratio=5))
+    assert (revived.classification, revived.localization, revived.negative_ratio) == (
+        "softmax", "l1", 5)
+    default = MultiboxLoss()
+    assert (default.classification, default.localization) == ("focal", "smooth_l1")
+    with pytest.raises(ValueError, match="Received: classification='hinge'"):
+        MultiboxLoss("hinge")
+    with pytest.raises(ValueError, match="Received: localization='l2'"):
+        MultiboxLoss(localization="l2")

@@ -1,6 +1,7 @@
 """Reusable Keras layers."""
 
 from tfvision.layers.anchor_generator import AnchorGenerator
+from tfvision.layers.box_coder import BoundedBoxCoder, BoxCoder, SSDBoxCoder
 from tfvision.layers.box_decoder import BoxDecoder
 from tfvision.layers.conv_bn import ConvBN
 from tfvision.layers.image_normalization import ImageNormalization
@@ -13,12 +14,15 @@ from tfvision.layers.split_batch_normalization import SplitBatchNormalization
 
 __all__ = [
     "AnchorGenerator",
+    "BoundedBoxCoder",
+    "BoxCoder",
     "BoxDecoder",
     "ConvBN",
     "ImageNormalization",
     "InvertedResidual",
     "NonMaxSuppression",
     "ReLU6",
+    "SSDBoxCoder",
     "SeparableConvBN",
     "SplitBatchNormalization",
     "make_divisible",

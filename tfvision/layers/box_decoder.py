@@ -3,23 +3,25 @@
 import keras
 from keras import ops
 
-from tfvision.ops.box_coding import SSD_CLAMP, SSD_VARIANCES, decode_bounded, decode_ssd
+from tfvision.layers.box_coder import BOX_CODERS, BoxCoder, SSDBoxCoder, get_box_coder
+from tfvision.ops.box_coding import SSD_VARIANCES
 
-CODINGS = ("ssd", "bounded")
+CODINGS = tuple(BOX_CODERS)
 
 
 @keras.saving.register_keras_serializable(package="tfvision")
 class BoxDecoder(keras.layers.Layer):
     """Decodes `[B, N, 4]` box codes against `[N, 4]` anchors to relative yxyx.
 
-    Two codings (see `tfvision.ops.box_coding`): `"ssd"`, SSD's centre offsets
-    and log sizes with variances, clamped before `exp`; `"bounded"`, the fast.ai
-    lecture's tanh coding, which needs each anchor's grid size. Outputs are
-    float32 (post-processing stays float32 under mixed precision) and
-    optionally clipped to the image.
+    The decoding is a box coder's `decode` (see `tfvision.layers.box_coder`):
+    `"ssd"`, SSD's centre offsets and log sizes with variances, clamped before
+    `exp`; `"bounded"`, the fast.ai lecture's tanh coding, which needs each
+    anchor's grid size; or any `BoxCoder`, such as the one a detector encodes
+    its targets with. Outputs are float32 (post-processing stays float32 under
+    mixed precision) and optionally clipped to the image.
 
     Args:
-        coding: `"ssd"` or `"bounded"`. Defaults to `"ssd"`.
+        coding: `"ssd"`, `"bounded"` or a `BoxCoder`. Defaults to `"ssd"`.
         variances: 4 floats, for `"ssd"`. Defaults to `(0.1, 0.1, 0.2, 0.2)`.
         clip: bool. Clip the boxes to `[0, 1]`. Defaults to `True`.
         **kwargs: base layer arguments.
@@ -40,24 +42,24 @@ class BoxDecoder(keras.layers.Layer):
     def __init__(self, coding="ssd", variances=SSD_VARIANCES, clip=True, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-        if coding not in CODINGS:
-            raise ValueError(f"`coding` must be one of {CODINGS}. Received: coding={coding!r}")
+        if not isinstance(coding, (BoxCoder, dict)) and coding not in CODINGS:
+            raise ValueError(
+                f"`coding` must be one of {CODINGS} or a `BoxCoder`. Received: coding={coding!r}"
+            )
         if len(variances) != 4 or min(variances) <= 0:
             raise ValueError(
                 f"`variances` must be 4 positive numbers. Received: variances={variances}"
             )
-        self.coding = coding
+        self.coding = coding if isinstance(coding, str) else get_box_coder(coding)
         self.variances = tuple(float(v) for v in variances)
         self.clip = clip
+        if coding == "ssd":
+            self.box_coder = SSDBoxCoder(self.variances)
+        else:
+            self.box_coder = get_box_coder(self.coding)
 
     def call(self, deltas, anchors, grid_size=None):
-        deltas = ops.cast(deltas, "float32")
-        if self.coding == "ssd":
-            boxes = decode_ssd(deltas, anchors, self.variances, SSD_CLAMP)
-        else:
-            if grid_size is None:
-                raise ValueError("The 'bounded' coding needs `grid_size`. Received: grid_size=None")
-            boxes = decode_bounded(deltas, anchors, grid_size)
+        boxes = self.box_coder.decode(anchors, ops.cast(deltas, "float32"), grid_size)
         return ops.clip(boxes, 0.0, 1.0) if self.clip else boxes
 
     def compute_output_shape(self, deltas_shape, anchors_shape=None, grid_size_shape=None):
@@ -65,5 +67,8 @@ class BoxDecoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"coding": self.coding, "variances": list(self.variances), "clip": self.clip})
+        coding = self.coding
+        if not isinstance(coding, str):
+            coding = keras.saving.serialize_keras_object(coding)
+        config.update({"coding": coding, "variances": list(self.variances), "clip": self.clip})
         return config

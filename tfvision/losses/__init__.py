@@ -3,10 +3,16 @@
 from tfvision.losses.cross_replica import num_replicas, replica_sum
 from tfvision.losses.focal import sigmoid_focal_loss
 from tfvision.losses.info_nce import InfoNCE, info_nce_loss
-from tfvision.losses.multibox import classification_loss, localization_loss, multibox_loss
+from tfvision.losses.multibox import (
+    MultiboxLoss,
+    classification_loss,
+    localization_loss,
+    multibox_loss,
+)
 
 __all__ = [
     "InfoNCE",
+    "MultiboxLoss",
     "classification_loss",
     "info_nce_loss",
     "localization_loss",

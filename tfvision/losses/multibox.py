@@ -6,6 +6,7 @@ under XLA. Targets come from `tfvision.ops.match_anchors` and an encoding such
 as `tfvision.ops.encode_ssd`.
 """
 
+import keras
 from keras import ops
 
 from tfvision.losses.focal import sigmoid_focal_loss
@@ -156,3 +157,117 @@ def multibox_loss(
         "classification": cls,
         "num_positives": num_positives,
     }
+
+
+@keras.saving.register_keras_serializable(package="tfvision")
+class MultiboxLoss:
+    """SSD's multibox loss as an object holding its choices (see `multibox_loss`).
+
+    A detector calls it with its encoded targets and its head's outputs. The
+    classification kind also fixes what the head's logits mean, so the loss
+    tells the detector how many logits an anchor needs (`num_outputs`) and
+    how they become class probabilities (`class_scores`): sigmoids, or a
+    softmax whose background column is dropped.
+
+    To plug in another loss, subclass this class or write an object with the
+    same three methods, `get_config` and `from_config`, registered with
+    `keras.saving.register_keras_serializable`.
+
+    Args:
+        classification: `"bce"`, `"focal"` or `"softmax"` (a background
+            column, hard-negative mining). Defaults to `"focal"`.
+        localization: `"smooth_l1"` or `"l1"`. Defaults to `"smooth_l1"`.
+        focal_alpha: float. Defaults to `0.25` (RetinaNet).
+        focal_gamma: float. Defaults to `2.0` (RetinaNet).
+        negative_ratio: int, negatives kept per positive with `"softmax"`.
+            Defaults to `3` (SSD §2.2).
+
+    Call arguments:
+        targets: `{"deltas": [B, N, 4], "labels": [B, N], "positive": [B, N]}`,
+            as `tfvision.ops.assign_targets` returns.
+        predictions: `{"boxes": [B, N, 4], "classes": [B, N, K]}`, the head's
+            outputs.
+        total_positives: scalar, the positives to divide by (those of the
+            global batch under a distribution strategy), or `None` for this
+            batch's. Defaults to `None`.
+
+    Returns:
+        Dict of float32 scalars `"loss"`, `"localization"`,
+        `"classification"` and `"num_positives"`.
+
+    References:
+        - [Liu et al., 2016. SSD](https://arxiv.org/abs/1512.02325), §2.2.
+        - [Lin et al., 2017. Focal Loss](https://arxiv.org/abs/1708.02002), §3.
+
+    Example:
+
+    >>> loss = MultiboxLoss("softmax", "l1")
+    >>> loss.num_outputs(3)  # 4: a background column
+    >>> targets = {"deltas": ops.zeros((1, 2, 4)), "labels": [[1, -1]],
+    ...            "positive": [[True, False]]}
+    >>> predictions = {"boxes": ops.zeros((1, 2, 4)), "classes": ops.zeros((1, 2, 4))}
+    >>> loss(targets, predictions)["loss"]  # 2 log 4: the positive and one negative
+    """
+
+    def __init__(
+        self,
+        classification="focal",
+        localization="smooth_l1",
+        focal_alpha=0.25,
+        focal_gamma=2.0,
+        negative_ratio=3,
+    ):
+        if classification not in CLASSIFICATION_LOSSES:
+            raise ValueError(
+                f"`classification` must be one of {CLASSIFICATION_LOSSES}. "
+                f"Received: classification={classification!r}"
+            )
+        if localization not in LOCALIZATION_LOSSES:
+            raise ValueError(
+                f"`localization` must be one of {LOCALIZATION_LOSSES}. "
+                f"Received: localization={localization!r}"
+            )
+        self.classification = classification
+        self.localization = localization
+        self.focal_alpha = float(focal_alpha)
+        self.focal_gamma = float(focal_gamma)
+        self.negative_ratio = int(negative_ratio)
+
+    def num_outputs(self, num_classes):
+        """Logits per anchor for `num_classes` classes: one more with a softmax."""
+        return int(num_classes) + (1 if self.classification == "softmax" else 0)
+
+    def class_scores(self, logits):
+        """Per-class probabilities `[B, N, C]` (float32) of logits `[B, N, K]`."""
+        logits = ops.cast(logits, "float32")
+        if self.classification == "softmax":
+            return ops.softmax(logits, axis=-1)[..., 1:]  # drop the background column
+        return ops.sigmoid(logits)
+
+    def __call__(self, targets, predictions, total_positives=None):
+        return multibox_loss(
+            predictions["boxes"],
+            predictions["classes"],
+            targets["deltas"],
+            targets["labels"],
+            targets["positive"],
+            localization=self.localization,
+            classification=self.classification,
+            total_positives=total_positives,
+            alpha=self.focal_alpha,
+            gamma=self.focal_gamma,
+            negative_ratio=self.negative_ratio,
+        )
+
+    def get_config(self):
+        return {
+            "classification": self.classification,
+            "localization": self.localization,
+            "focal_alpha": self.focal_alpha,
+            "focal_gamma": self.focal_gamma,
+            "negative_ratio": self.negative_ratio,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -3,19 +3,25 @@
 import re
 
 import keras
-import numpy as np
 from keras import ops
 
-from tfvision.layers.anchor_generator import AnchorGenerator
-from tfvision.layers.box_decoder import CODINGS, BoxDecoder
+from tfvision.layers.box_decoder import BoxDecoder
 from tfvision.layers.image_normalization import ImageNormalization
 from tfvision.layers.non_max_suppression import NonMaxSuppression
-from tfvision.losses.cross_replica import num_replicas, replica_sum
-from tfvision.losses.multibox import CLASSIFICATION_LOSSES, LOCALIZATION_LOSSES, multibox_loss
-from tfvision.models.ssd.ssd_head import SSDHead
-from tfvision.ops.box_coding import encode_bounded, encode_ssd
+from tfvision.models.ssd.ssd_loss import replica_loss
+from tfvision.models.ssd.ssd_parts import (
+    SHORTCUTS,
+    assemble_parts,
+    check_head_outputs,
+    parts_config,
+    stack_anchors,
+)
 from tfvision.ops.targets import assign_targets
 from tfvision.models.multi_worker import MultiWorkerTrainerMixin
+
+# Config entries that are attributes of the same name; the parts' shortcuts among them.
+_CONFIG_ATTRIBUTES = ("name", "trainable", "extras_from", "class_prior", "iou_threshold",
+                      "freeze_backbone", "freeze_batch_norm", *sum(SHORTCUTS.values(), ()))
 
 
 @keras.saving.register_keras_serializable(package="tfvision")
@@ -25,16 +31,17 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
     Images (float RGB 0..255, `[B, S, S, 3]`) are normalised in the graph and
     run through the backbone's feature extractor; the features named in
     `feature_names` are prediction levels, and each of `extra_layers`, applied
-    in turn from the feature `extras_from`, adds one more level. An `SSDHead`
-    predicts box codes and class logits for every anchor of every level.
-    Anchors are made per level by an `AnchorGenerator` whose grid is the
-    level's feature map, with absolute sizes `anchor_scales[l]` (fractions of
-    the image side) and `aspect_ratios[l]` (`(h, w)` multipliers).
+    in turn from the feature `extras_from`, adds one more level. Four parts do
+    the rest, each handed in as an object or built from its shortcuts (never
+    both; see `tfvision.models.ssd.ssd_parts`): the anchor generator(s) place
+    anchors on the levels' grids, the head predicts box codes and class logits
+    for every anchor, the box coder encodes the matched ground truth and
+    decodes the predictions, and the loss compares them.
 
     `call` returns the raw head outputs; `compute_loss` matches anchors to
-    the padded targets (`assign_targets`, batched) and returns
-    `multibox_loss`; `postprocess` decodes boxes and runs per-class NMS, and
-    `predict_step` returns its padded detections.
+    the padded targets (`assign_targets`, batched) and returns the loss;
+    `postprocess` decodes boxes and runs per-class NMS, and `predict_step`
+    returns its padded detections.
 
     Args:
         class_names: list of str, one per class `C`.
@@ -47,21 +54,25 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
             previous one. Defaults to `()`.
         extras_from: backbone feature the extra layers start from; defaults
             to the last of `feature_names`.
-        anchor_scales: per level, a list of anchor sizes (fraction of the
-            image side); one entry is used for every level.
-            Defaults to `((0.2,),)`.
-        aspect_ratios: per level, a list of `(h, w)` ratios; one entry is
-            used for every level. Defaults to `(((1.0, 1.0),),)`.
-        head_type: `"separable"` (SSDLite) or `"conv"`. Defaults to `"separable"`.
-        class_prior: float, initial class probability of the head (RetinaNet
-            bias), or `None`. Defaults to `0.01`.
-        coding: `"ssd"` (variances 0.1 / 0.2) or `"bounded"` (the lecture's
-            tanh coding). Defaults to `"ssd"`.
-        localization: `"smooth_l1"` or `"l1"`. Defaults to `"smooth_l1"`.
-        classification: `"bce"`, `"focal"` or `"softmax"` (with a background
-            column and 3:1 hard-negative mining). Defaults to `"focal"`.
-        focal_alpha, focal_gamma: floats. Defaults to `0.25`, `2.0`.
-        negative_ratio: int, for `"softmax"`. Defaults to `3`.
+        head: a layer mapping the list of level features to `{"boxes":
+            [B, N, 4], "classes": [B, N, K]}`, rows in anchor order (an
+            `SSDHead`, or one head shared over the levels), or `None` for an
+            `SSDHead` of `head_type`. Defaults to `None`.
+        box_coder: a `tfvision.layers.BoxCoder`, or `None` for the one
+            `coding` names. Defaults to `None`.
+        anchor_generator: an `AnchorGenerator`, or a list of them, whose grids
+            in order are the levels' feature-map sizes, or `None` for one per
+            level from `anchor_scales` and `aspect_ratios`. Defaults to `None`.
+        loss: a `tfvision.losses.MultiboxLoss` or an object with its interface,
+            or `None` for a `MultiboxLoss` of `classification`, `localization`,
+            `focal_alpha`, `focal_gamma`, `negative_ratio`. Defaults to `None`.
+        anchor_scales, aspect_ratios, head_type, coding, classification,
+            localization, focal_alpha, focal_gamma, negative_ratio: shortcuts
+            building the parts not handed in (none may go with its part),
+            `None` meaning the default listed in
+            `tfvision.models.ssd.ssd_parts`. Default to `None`.
+        class_prior: float, initial class probability of the `head_type`
+            head (RetinaNet bias), or `None`. Defaults to `0.01`.
         iou_threshold: float, matching threshold. Defaults to `0.5`.
         score_threshold: float, NMS score threshold. Defaults to `0.01`.
         nms_iou_threshold: float. Defaults to `0.45`.
@@ -82,9 +93,10 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
 
     ```python
     import numpy as np
+    from tfvision.losses import MultiboxLoss
     from tfvision.models.ssd import ssdlite_mobilenet_v2
     model = ssdlite_mobilenet_v2(["cat", "dog"], alpha=0.35, image_size=96,
-                                 backbone_weights=None)
+                                 backbone_weights=None, loss=MultiboxLoss("softmax"))
     raw = model(np.zeros((1, 96, 96, 3)))          # {"boxes", "classes"}
     detections = model.postprocess(raw)            # padded, with a count
     ```
@@ -97,16 +109,16 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
         feature_names=("final",),
         extra_layers=(),
         extras_from=None,
-        anchor_scales=((0.2,),),
-        aspect_ratios=(((1.0, 1.0),),),
-        head_type="separable",
+        anchor_scales=None,
+        aspect_ratios=None,
+        head_type=None,
         class_prior=0.01,
-        coding="ssd",
-        localization="smooth_l1",
-        classification="focal",
-        focal_alpha=0.25,
-        focal_gamma=2.0,
-        negative_ratio=3,
+        coding=None,
+        localization=None,
+        classification=None,
+        focal_alpha=None,
+        focal_gamma=None,
+        negative_ratio=None,
         iou_threshold=0.5,
         score_threshold=0.01,
         nms_iou_threshold=0.45,
@@ -114,19 +126,19 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
         max_detections=100,
         freeze_backbone=False,
         freeze_batch_norm=None,
+        head=None,
+        box_coder=None,
+        anchor_generator=None,
+        loss=None,
         **kwargs,
     ):
         class_names = [str(name) for name in class_names]
-        _validate(class_names, coding, localization, classification, feature_names, extra_layers)
+        _validate(class_names, feature_names, extra_layers)
         feature_names = list(feature_names)
         extra_layers = list(extra_layers)
         extras_from = extras_from or (feature_names[-1] if feature_names else "final")
-        num_levels = len(feature_names) + len(extra_layers)
-        anchor_scales = _per_level(anchor_scales, num_levels, "anchor_scales")
-        aspect_ratios = _per_level(aspect_ratios, num_levels, "aspect_ratios")
         if freeze_batch_norm is None:
             freeze_batch_norm = bool(freeze_backbone)
-        num_outputs = len(class_names) + (1 if classification == "softmax" else 0)
 
         # === Layers ===
         self.normalization = ImageNormalization("tf", name="normalization")
@@ -134,22 +146,6 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
         names = list(dict.fromkeys(feature_names + [extras_from]))
         self.feature_extractor = backbone.feature_extractor(names)
         self.extra_layers = extra_layers
-        self.head = SSDHead(
-            [len(s) * len(r) for s, r in zip(anchor_scales, aspect_ratios)],
-            num_outputs,
-            head_type=head_type,
-            class_prior=class_prior,
-            name="head",
-        )
-        self.box_decoder = BoxDecoder(coding, name="box_decoder")
-        self.box_decoder.built = True  # no weights; used by `postprocess` only
-        self.non_max_suppression = NonMaxSuppression(
-            score_threshold=score_threshold,
-            iou_threshold=nms_iou_threshold,
-            pre_nms_top_k=pre_nms_top_k,
-            max_detections=max_detections,
-            name="non_max_suppression",
-        )
 
         # === Functional Model ===
         image_shape = tuple(backbone.input_shape_)
@@ -161,19 +157,31 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
         for layer in extra_layers:
             x = layer(x)
             levels.append(x)
+        grid_sizes = [(int(f.shape[1]), int(f.shape[2])) for f in levels]
+        parts = assemble_parts(
+            grid_sizes, len(class_names), class_prior, head=head, head_type=head_type,
+            box_coder=box_coder, coding=coding, anchor_generator=anchor_generator,
+            anchor_scales=anchor_scales, aspect_ratios=aspect_ratios, loss=loss,
+            classification=classification, localization=localization,
+            focal_alpha=focal_alpha, focal_gamma=focal_gamma, negative_ratio=negative_ratio,
+        )
+        self.head = parts.head
         outputs = self.head(levels)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
-        # === Anchors ===
-        self.grid_sizes = [(int(f.shape[1]), int(f.shape[2])) for f in levels]
-        anchors, grids = [], []
-        for (gh, gw), scales, ratios in zip(self.grid_sizes, anchor_scales, aspect_ratios):
-            # Cell-relative zooms giving absolute sizes `scale` (square image, gh == gw).
-            generator = AnchorGenerator([(gh, gw)], [s * gh for s in scales], ratios)
-            anchors.append(generator.numpy())
-            grids.append(np.full((generator.num_anchors, 2), (gh, gw), "float32"))
-        self.anchors = np.concatenate(anchors)  # [N, 4]
-        self.anchor_grid_sizes = np.concatenate(grids)  # [N, 2]
+        # === Parts ===
+        self.grid_sizes = grid_sizes
+        self.anchor_generators = parts.anchor_generators
+        self.anchors, self.anchor_grid_sizes = stack_anchors(parts.anchor_generators)
+        check_head_outputs(outputs, self.num_anchors, parts.loss.num_outputs(len(class_names)))
+        self.box_coder = parts.box_coder
+        self.box_decoder = BoxDecoder(self.box_coder, name="box_decoder")
+        self.box_decoder.built = True  # no weights; used by `postprocess` only
+        self.non_max_suppression = NonMaxSuppression(
+            None, score_threshold, nms_iou_threshold, pre_nms_top_k, max_detections,
+            name="non_max_suppression",
+        )
+        self.detection_loss = parts.loss
         self.localization_tracker = keras.metrics.Mean(name="localization_loss")
         self.classification_tracker = keras.metrics.Mean(name="classification_loss")
 
@@ -182,18 +190,12 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
         self.image_size = int(image_shape[0])
         self.feature_names = feature_names
         self.extras_from = extras_from
-        self.anchor_scales = [[float(s) for s in level] for level in anchor_scales]
-        self.aspect_ratios = [[[float(h), float(w)] for h, w in level] for level in aspect_ratios]
-        self.head_type = head_type
+        for name, value in parts.shortcuts.items():  # `None` for the parts handed in
+            setattr(self, name, value)
         self.class_prior = class_prior
-        self.coding = coding
-        self.localization = localization
-        self.classification = classification
-        self.focal_alpha = float(focal_alpha)
-        self.focal_gamma = float(focal_gamma)
-        self.negative_ratio = int(negative_ratio)
         self.iou_threshold = float(iou_threshold)
         self.freeze_batch_norm = bool(freeze_batch_norm)
+        self._given_parts = parts.given
         self.set_backbone_trainable(not freeze_backbone)
 
     @property
@@ -227,10 +229,8 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
         return "^(" + "|".join(re.escape(name) for name in names) + ")/"
 
     def encode(self, boxes, anchors):
-        """Box codes of `boxes [B, N, 4]` against `anchors [N, 4]` in this model's coding."""
-        if self.coding == "bounded":
-            return encode_bounded(boxes, anchors, self.anchor_grid_sizes)
-        return encode_ssd(boxes, anchors)
+        """Box codes of `boxes [B, N, 4]` against `anchors [N, 4]` by this model's box coder."""
+        return self.box_coder.encode(anchors, boxes, self.anchor_grid_sizes)
 
     def assign_targets(self, gt_boxes, gt_labels):
         """Dense anchor targets of padded ground truth; see `tfvision.ops.assign_targets`."""
@@ -238,50 +238,16 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
         return assign_targets(anchors, gt_boxes, gt_labels, self.iou_threshold, self.encode)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Multibox loss of the head outputs against `y = {"boxes", "labels"}`.
-
-        Under a distribution strategy (`model.fit` in `strategy.scope()`),
-        each replica divides its slice's sum by the positive anchors of the
-        whole global batch, and its share of the layers' own losses by the
-        number of replicas: the optimizer sums the replicas' gradients, so
-        they equal one device's gradient of the global batch. Keras reports
-        the loss multiplied by the number of replicas, and the two parts are
-        tracked the same way, so the logged figures are the global batch's.
-
-        Returns:
-            Scalar float32: localisation + classification, divided by the
-            number of positive anchors of the (global) batch (finite with none).
-        """
+        """The loss of `y_pred` against `y = {"boxes", "labels"}`; see `replica_loss`."""
         targets = self.assign_targets(y["boxes"], y["labels"])
-        replicas = num_replicas()
-        total_positives = replica_sum(ops.sum(ops.cast(targets["positive"], "float32")))
-        losses = multibox_loss(
-            y_pred["boxes"],
-            y_pred["classes"],
-            targets["deltas"],
-            targets["labels"],
-            targets["positive"],
-            localization=self.localization,
-            classification=self.classification,
-            total_positives=total_positives,
-            alpha=self.focal_alpha,
-            gamma=self.focal_gamma,
-            negative_ratio=self.negative_ratio,
-        )
-        # A replica's parts sum to the global batch's: the mean over replicas, times R.
-        self.localization_tracker.update_state(losses["localization"] * replicas)
-        self.classification_tracker.update_state(losses["classification"] * replicas)
-        loss = losses["loss"]
-        if self.losses:
-            loss = loss + ops.cast(ops.sum(self.losses), "float32") / replicas
-        return loss
+        losses = replica_loss(self.detection_loss, targets, y_pred, self.losses)
+        self.localization_tracker.update_state(losses["localization"])
+        self.classification_tracker.update_state(losses["classification"])
+        return losses["loss"]
 
     def class_scores(self, logits):
-        """Per-class probabilities `[B, N, C]` from the head's logits (float32)."""
-        logits = ops.cast(logits, "float32")
-        if self.classification == "softmax":
-            return ops.softmax(logits, axis=-1)[..., 1:]  # drop the background column
-        return ops.sigmoid(logits)
+        """Per-class probabilities `[B, N, C]` from the head's logits, as the loss reads them."""
+        return self.detection_loss.class_scores(logits)
 
     def postprocess(self, raw_outputs):
         """Decodes the head outputs and runs per-class NMS, in float32.
@@ -303,32 +269,22 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
         return self.postprocess(self(x, training=False))
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "class_names": list(self.class_names),
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "feature_names": list(self.feature_names),
-            "extra_layers": [keras.saving.serialize_keras_object(l) for l in self.extra_layers],
-            "extras_from": self.extras_from,
-            "anchor_scales": self.anchor_scales,
-            "aspect_ratios": self.aspect_ratios,
-            "head_type": self.head_type,
-            "class_prior": self.class_prior,
-            "coding": self.coding,
-            "localization": self.localization,
-            "classification": self.classification,
-            "focal_alpha": self.focal_alpha,
-            "focal_gamma": self.focal_gamma,
-            "negative_ratio": self.negative_ratio,
-            "iou_threshold": self.iou_threshold,
-            "score_threshold": self.non_max_suppression.score_threshold,
-            "nms_iou_threshold": self.non_max_suppression.iou_threshold,
-            "pre_nms_top_k": self.non_max_suppression.pre_nms_top_k,
-            "max_detections": self.non_max_suppression.max_detections,
-            "freeze_backbone": self.freeze_backbone,
-            "freeze_batch_norm": self.freeze_batch_norm,
-        }
+        nms = self.non_max_suppression
+        config = {name: getattr(self, name) for name in _CONFIG_ATTRIBUTES}
+        config.update(
+            class_names=list(self.class_names),
+            backbone=keras.saving.serialize_keras_object(self.backbone),
+            feature_names=list(self.feature_names),
+            extra_layers=[keras.saving.serialize_keras_object(l) for l in self.extra_layers],
+            score_threshold=nms.score_threshold,
+            nms_iou_threshold=nms.iou_threshold,
+            pre_nms_top_k=nms.pre_nms_top_k,
+            max_detections=nms.max_detections,
+        )
+        parts = {"head": self.head, "box_coder": self.box_coder,
+                 "anchor_generator": list(self.anchor_generators), "loss": self.detection_loss}
+        config.update(parts_config(parts, self._given_parts))
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -337,36 +293,12 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
         config["extra_layers"] = [
             keras.saving.deserialize_keras_object(l) for l in config["extra_layers"]
         ]
-        return cls(**config)
+        return cls(**config)  # the parts are deserialized by `ssd_parts`
 
 
-def _per_level(values, num_levels, name):
-    values = list(values)
-    if len(values) == 1:
-        values = values * num_levels
-    if len(values) != num_levels or any(len(v) == 0 for v in values):
-        raise ValueError(
-            f"`{name}` must give one non-empty list per level ({num_levels} levels) or one "
-            f"for all. Received: {name}={values}"
-        )
-    return values
-
-
-def _validate(class_names, coding, localization, classification, feature_names, extra_layers):
+def _validate(class_names, feature_names, extra_layers):
     if not class_names:
         raise ValueError(f"`class_names` must not be empty. Received: class_names={class_names}")
-    if coding not in CODINGS:
-        raise ValueError(f"`coding` must be one of {CODINGS}. Received: coding={coding!r}")
-    if localization not in LOCALIZATION_LOSSES:
-        raise ValueError(
-            f"`localization` must be one of {LOCALIZATION_LOSSES}. "
-            f"Received: localization={localization!r}"
-        )
-    if classification not in CLASSIFICATION_LOSSES:
-        raise ValueError(
-            f"`classification` must be one of {CLASSIFICATION_LOSSES}. "
-            f"Received: classification={classification!r}"
-        )
     if not list(feature_names) and not list(extra_layers):
         raise ValueError(
             "An SSDDetector needs at least one level: pass `feature_names` or "

@@ -7,6 +7,7 @@ import keras
 from tfvision.models.mobilenet_v2 import MobileNetV2
 from tfvision.models.ssd.ssd_detector import SSDDetector
 from tfvision.models.ssd.ssd_extra_block import SSDLiteExtraBlock
+from tfvision.models.ssd.ssd_parts import SHORTCUTS
 from tfvision.models.ssd.ssd_std_conv import SSDStdConv
 
 # (h, w) multipliers of aspect ratios w / h = 1, 2 and 1/2 (SSD §2.2).
@@ -62,6 +63,20 @@ def _backbone(alpha, image_size, backbone_weights):
     )
 
 
+def _default_parts(kwargs, **shortcuts):
+    """Fills a preset's shortcuts into `kwargs` where they are missing or `None`.
+
+    A part handed in (`kwargs["loss"]`, ...) keeps its shortcuts out.
+    """
+    for part, names in SHORTCUTS.items():
+        if kwargs.get(part) is None:
+            for name in names:
+                if name in shortcuts and kwargs.get(name) is None:
+                    kwargs[name] = shortcuts[name]
+    if kwargs.get("head") is None and "class_prior" in shortcuts:
+        kwargs.setdefault("class_prior", shortcuts["class_prior"])  # `None` means a zero bias
+
+
 def ssdlite_mobilenet_v2(
     class_names,
     alpha=1.0,
@@ -95,7 +110,10 @@ def ssdlite_mobilenet_v2(
         extra_channels: channels of the extra layers. Defaults to
             `(512, 256, 256, 128)`.
         min_scale, max_scale: anchor scale schedule. Defaults to `0.2`, `0.95`.
-        **kwargs: more `SSDDetector` arguments (`classification`, `coding`, ...).
+        **kwargs: more `SSDDetector` arguments: shortcuts (`classification`,
+            `coding`, ...) or parts (`loss`, `box_coder`, `head`,
+            `anchor_generator`); a part handed in replaces the preset's
+            shortcuts for it.
 
     Returns:
         An `SSDDetector`.
@@ -112,14 +130,17 @@ def ssdlite_mobilenet_v2(
     extras = [SSDLiteExtraBlock(int(c), name=f"extra_{i}") for i, c in enumerate(extra_channels)]
     feature_names = ["stride_16_expanded", "final"]
     kwargs.setdefault("name", "ssdlite_mobilenet_v2")
+    _default_parts(
+        kwargs,
+        anchor_scales=ssd_anchor_scales(len(feature_names) + len(extras), min_scale, max_scale),
+        aspect_ratios=[SSD_ASPECT_RATIOS],
+        head_type="separable",
+    )
     return SSDDetector(
         class_names,
         backbone,
         feature_names=feature_names,
         extra_layers=extras,
-        anchor_scales=ssd_anchor_scales(len(feature_names) + len(extras), min_scale, max_scale),
-        aspect_ratios=[SSD_ASPECT_RATIOS],
-        head_type="separable",
         freeze_backbone=freeze_backbone,
         **kwargs,
     )
@@ -153,7 +174,7 @@ def ssd_multihead(
         freeze_backbone: bool. Defaults to `False`.
         filters: int, channels of the head blocks. Defaults to `256`.
         dropout: float. Defaults to `0.4` (the lecture).
-        **kwargs: more `SSDDetector` arguments.
+        **kwargs: more `SSDDetector` arguments, as in `ssdlite_mobilenet_v2`.
 
     Returns:
         An `SSDDetector`.
@@ -178,24 +199,23 @@ def ssd_multihead(
         SSDStdConv(filters, 2, dropout, name="level_1"),
         SSDStdConv(filters, 2, dropout, name="level_2"),
     ]
-    defaults = dict(
+    kwargs.setdefault("name", "ssd_multihead")
+    _default_parts(
+        kwargs,
+        anchor_scales=[(1.0 / g,) for g in grids],
+        aspect_ratios=[LECTURE_ASPECT_RATIOS],
+        head_type="conv",
+        class_prior=0.018,  # sigmoid(-4): the lecture's class bias
         coding="bounded",
         localization="l1",
         classification="bce",
-        class_prior=0.018,  # sigmoid(-4): the lecture's class bias
-        name="ssd_multihead",
     )
-    for key, value in defaults.items():
-        kwargs.setdefault(key, value)
     return SSDDetector(
         class_names,
         backbone,
         feature_names=[],
         extra_layers=extras,
         extras_from="final",
-        anchor_scales=[(1.0 / g,) for g in grids],
-        aspect_ratios=[LECTURE_ASPECT_RATIOS],
-        head_type="conv",
         freeze_backbone=freeze_backbone,
         **kwargs,
     )
