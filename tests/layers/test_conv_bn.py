@@ -24,7 +24,7 @@ def test_equals_conv2d_then_batch_norm(strides):
         [
             keras.Input(X.shape[1:]),
             keras.layers.Conv2D(8, 3, strides, padding="same", use_bias=False),
-            keras.layers.BatchNormalization(momentum=0.999, epsilon=1e-3),
+            keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3),
         ]
     )
     copy_and_compare(ours, reference)
@@ -65,7 +65,7 @@ def test_depthwise_equals_depthwise_conv2d_then_batch_norm():
         [
             keras.Input(X.shape[1:]),
             keras.layers.DepthwiseConv2D(3, 2, padding="same", use_bias=False),
-            keras.layers.BatchNormalization(momentum=0.999, epsilon=1e-3),
+            keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3),
         ]
     )
     copy_and_compare(ours, reference)
@@ -96,7 +96,7 @@ def keras_conv_bn(filters=8):
         [
             keras.Input(X.shape[1:]),
             keras.layers.Conv2D(filters, 3, padding="same", use_bias=False),
-            keras.layers.BatchNormalization(momentum=0.999, epsilon=1e-3),
+            keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3),
         ]
     )
 
@@ -122,15 +122,20 @@ def test_training_gradients_equal_keras_batch_norm():
         np.testing.assert_allclose(ours_w, keras_w, atol=1e-6)
 
 
-def test_training_updates_moving_statistics_with_momentum():
-    layer = ConvBN(8, 1, activation=None)
+@pytest.mark.parametrize("kwargs, momentum", [({}, 0.9), ({"bn_momentum": 0.999}, 0.999)])
+def test_training_updates_moving_statistics_with_momentum(kwargs, momentum):
+    # The default is 0.9 (PyTorch's 0.1); an explicit momentum is kept.
+    layer = ConvBN(8, 1, activation=None, **kwargs)
     layer.build(X.shape)
     conv_out = keras.ops.convert_to_numpy(layer.conv(X))
     layer(X, training=True)
     bn = layer.norm_layer
+    assert bn.momentum == momentum
     mean, variance = conv_out.mean(axis=(0, 1, 2)), conv_out.var(axis=(0, 1, 2))
-    np.testing.assert_allclose(bn.moving_mean, 0.001 * mean, atol=1e-6)
-    np.testing.assert_allclose(bn.moving_variance, 0.999 + 0.001 * variance, atol=1e-6)
+    np.testing.assert_allclose(bn.moving_mean, (1 - momentum) * mean, atol=1e-6)
+    np.testing.assert_allclose(
+        bn.moving_variance, momentum + (1 - momentum) * variance, atol=1e-6
+    )
 
 
 def test_frozen_batch_norm_runs_in_inference_mode():
@@ -180,11 +185,14 @@ def test_invalid_arguments(kwargs, received):
         {"filters": 8, "norm": "group", "norm_groups": 4, "activation": "swish"},
         {"filters": 8, "activation": keras.activations.tanh, "use_bias": True},
         {"filters": 8, "kernel_regularizer": "l2", "kernel_initializer": "he_normal"},
+        {"filters": 8, "bn_momentum": 0.999},  # a config saved before the 0.9 default
     ],
 )
 def test_serialization(kwargs):
     layer = ConvBN(**kwargs)
     revived = run_serialization_test(layer)
+    if layer.norm == "batch":
+        assert revived.norm_layer.momentum == layer.norm_layer.momentum == layer.bn_momentum
     layer.build(X.shape)
     revived.build(X.shape)
     revived.set_weights(layer.get_weights())

@@ -9,7 +9,7 @@ X = np.random.default_rng(0).normal(size=(2, 11, 11, 8)).astype("float32")
 
 
 def reference_model(filters, strides, activation):
-    bn = dict(momentum=0.999, epsilon=1e-3)
+    bn = dict(momentum=0.9, epsilon=1e-3)
     layers = [
         keras.Input(X.shape[1:]),
         keras.layers.DepthwiseConv2D(3, strides, padding="same", use_bias=False),

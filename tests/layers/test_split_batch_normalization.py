@@ -62,3 +62,5 @@ def test_split_batch_norm_checks_arguments_and_serializes():
         SplitBatchNormalization(3)(np.ones((4, 2), "float32"), training=True)
     revived = run_serialization_test(SplitBatchNormalization(4, momentum=0.8))
     assert revived.num_splits == 4 and revived.momentum == 0.8
+    # tfvision's batch-norm momentum (PyTorch's 0.1), not Keras' 0.99.
+    assert SplitBatchNormalization(4).momentum == 0.9

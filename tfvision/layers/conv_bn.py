@@ -96,8 +96,9 @@ class ConvBN(keras.layers.Layer):
         norm_groups: int or `None`. Groups of `GroupNormalization` when
             `norm="group"`; `None` keeps Keras' default of 32.
             Defaults to `None`.
-        bn_momentum: float. Momentum of the moving statistics.
-            Defaults to `0.999` (as `keras.applications.MobileNetV2`).
+        bn_momentum: float. Momentum of the moving statistics. Defaults
+            to `0.9` (PyTorch's 0.1): at `keras.applications`' 0.999 the
+            statistics lag far behind weights trained from scratch.
         bn_epsilon: float. Epsilon of the normalisation. Defaults to `1e-3`.
         kernel_initializer: Initializer of the convolution kernel.
             Defaults to `"glorot_uniform"`.
@@ -131,7 +132,7 @@ class ConvBN(keras.layers.Layer):
         use_bias=False,
         norm="batch",
         norm_groups=None,
-        bn_momentum=0.999,
+        bn_momentum=0.9,
         bn_epsilon=1e-3,
         kernel_initializer="glorot_uniform",
         kernel_regularizer=None,

@@ -26,7 +26,8 @@ class InvertedResidual(keras.layers.Layer):
         expansion: int. Expansion factor `t`. Defaults to `6`.
         strides: int, `1` or `2`. Stride of the depthwise convolution.
             Defaults to `1`.
-        bn_momentum: float. Batch-norm momentum. Defaults to `0.999`.
+        bn_momentum: float. Batch-norm momentum. Defaults to `0.9` (PyTorch's
+            0.1), fast enough for statistics to follow weights trained from scratch.
         bn_epsilon: float. Batch-norm epsilon. Defaults to `1e-3`.
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
@@ -64,7 +65,7 @@ class InvertedResidual(keras.layers.Layer):
         filters,
         expansion=6,
         strides=1,
-        bn_momentum=0.999,
+        bn_momentum=0.9,
         bn_epsilon=1e-3,
         **kwargs,
     ):

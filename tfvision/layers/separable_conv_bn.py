@@ -20,7 +20,8 @@ class SeparableConvBN(keras.layers.Layer):
         strides: int or pair of ints. Depthwise strides. Defaults to `1`.
         activation: `"relu6"`, a Keras activation, or `None` (linear),
             applied after the pointwise convolution. Defaults to `"relu6"`.
-        bn_momentum: float. Batch-norm momentum. Defaults to `0.999`.
+        bn_momentum: float. Batch-norm momentum. Defaults to `0.9` (PyTorch's
+            0.1), fast enough for statistics to follow weights trained from scratch.
         bn_epsilon: float. Batch-norm epsilon. Defaults to `1e-3`.
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
@@ -48,7 +49,7 @@ class SeparableConvBN(keras.layers.Layer):
         kernel_size=3,
         strides=1,
         activation="relu6",
-        bn_momentum=0.999,
+        bn_momentum=0.9,
         bn_epsilon=1e-3,
         **kwargs,
     ):

@@ -18,13 +18,17 @@ class SplitBatchNormalization(keras.layers.BatchNormalization):
     (`moving = m · moving + (1 - m) · mean_s(stat_s)`), the average the demo
     takes over its per-split running statistics. In inference mode, or when
     the layer is frozen, it is plain batch norm with the moving statistics.
-    With `num_splits=1` it is exactly `keras.layers.BatchNormalization`.
+    With `num_splits=1` it is exactly `keras.layers.BatchNormalization`
+    (with tfvision's momentum, 0.9, instead of Keras' 0.99).
 
     Args:
         num_splits: int >= 1. Sub-batches per batch; the training batch size
             must be a multiple of it. Defaults to `1`.
-        **kwargs: `keras.layers.BatchNormalization` arguments (`momentum`,
-            `epsilon`, `center`, `scale`, ...). Only `axis=-1` is supported.
+        momentum: float. Momentum of the moving statistics. Defaults to `0.9`
+            (PyTorch's 0.1, the demo's): fast enough for the statistics to
+            follow weights trained from scratch.
+        **kwargs: `keras.layers.BatchNormalization` arguments (`epsilon`,
+            `center`, `scale`, ...). Only `axis=-1` is supported.
 
     Returns:
         A tensor of the input's shape.
@@ -42,7 +46,7 @@ class SplitBatchNormalization(keras.layers.BatchNormalization):
     (8, 5, 5, 3)
     """
 
-    def __init__(self, num_splits=1, **kwargs):
+    def __init__(self, num_splits=1, momentum=0.9, **kwargs):
         if not isinstance(num_splits, int) or num_splits < 1:
             raise ValueError(
                 f"`num_splits` must be an integer >= 1. Received: num_splits={num_splits}"
@@ -52,7 +56,7 @@ class SplitBatchNormalization(keras.layers.BatchNormalization):
             raise ValueError(
                 f"SplitBatchNormalization normalises the last axis only. Received: axis={axis}"
             )
-        super().__init__(**kwargs)
+        super().__init__(momentum=momentum, **kwargs)
         self.num_splits = num_splits
 
     def call(self, inputs, training=None, mask=None):

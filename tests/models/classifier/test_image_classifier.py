@@ -74,6 +74,10 @@ def test_keras_applications_backbone_and_its_normalization():
     assert model.normalization.mode == "caffe"
     assert model.backbone.name.startswith("resnet50")
     assert model.predict(np.zeros((1, 32, 32, 3)), verbose=0).shape == (1, 5)
+    # Keras' 0.99 becomes tfvision's batch-norm momentum, as in MobileNetV2.
+    momenta = {layer.momentum for layer in model.backbone._flatten_layers()
+               if isinstance(layer, keras.layers.BatchNormalization)}
+    assert momenta == {0.9}
 
 
 def test_argument_errors():

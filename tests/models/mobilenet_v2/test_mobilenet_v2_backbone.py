@@ -101,6 +101,19 @@ def test_saving_round_trip(tmp_path):
     assert set(restored.pyramid_outputs) == set(model.pyramid_outputs)
 
 
+def test_a_saved_model_keeps_its_bn_momentum(tmp_path):
+    # A `.keras` file saved when the default was 0.999 says so in its config,
+    # and loads with it.
+    model = MobileNetV2(alpha=0.35, input_shape=(32, 32, 3), classes=3, bn_momentum=0.999)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path, safe_mode=True)
+    assert restored.get_config()["bn_momentum"] == 0.999
+    momenta = {layer.momentum for layer in restored._flatten_layers()
+               if isinstance(layer, keras.layers.BatchNormalization)}
+    assert momenta == {0.999}
+
+
 def test_config_round_trip():
     model = MobileNetV2(0.5, (None, None, 3), include_top=False, pooling="max")
     revived = run_serialization_test(model)
@@ -124,7 +137,7 @@ def test_training_step_matches_keras_applications():
         shape, alpha=0.35, weights=None, classes=3
     )
     randomize_weights(reference)
-    model = MobileNetV2(0.35, shape, classes=3)
+    model = MobileNetV2(0.35, shape, classes=3, bn_momentum=0.999)  # the reference's
     model.set_weights(reference.get_weights())
     losses = []
     for m in (model, reference):

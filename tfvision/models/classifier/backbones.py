@@ -23,6 +23,10 @@ BACKBONES = {
     "mobilenet_v3_large": ("MobileNetV3Large", "none"),
     "convnext_tiny": ("ConvNeXtTiny", "none"),
 }
+# Batch-norm momentum of every backbone, as tfvision's own layers (PyTorch's
+# 0.1): at keras.applications' 0.99 or 0.999 the moving statistics lag far
+# behind weights trained from scratch, and inference mode scores at chance.
+BN_MOMENTUM = 0.9
 
 
 def normalization_mode(arch):
@@ -40,6 +44,10 @@ def build_backbone(arch, image_size, weights=None, alpha=1.0):
             `.weights.h5` file of this backbone.
         alpha: float. Width multiplier, for `mobilenet_v2` only.
             Defaults to `1.0`.
+
+    Every batch norm has momentum `BN_MOMENTUM` (0.9), `keras.applications`
+    models included; momentum is not a weight, so their weights load as
+    they are.
 
     Returns:
         A `keras.Model` mapping normalised images `[B, S, S, 3]` to
@@ -87,6 +95,9 @@ def build_backbone(arch, image_size, weights=None, alpha=1.0):
         raise
     if file_weights:
         model.load_weights(weights)
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = BN_MOMENTUM
     return model
 
 

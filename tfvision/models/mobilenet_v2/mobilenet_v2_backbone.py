@@ -51,9 +51,11 @@ class MobileNetV2(keras.Model):
             Defaults to `None`.
         classifier_activation: activation of the classifier, or `None` for
             logits. Defaults to `"softmax"`.
-        bn_momentum: float. Batch-norm momentum of every block; lower it
-            (say to 0.99) when training from scratch for few steps.
-            Defaults to `0.999`, as `keras.applications`.
+        bn_momentum: float. Batch-norm momentum of every block. Defaults
+            to `0.9` (PyTorch's 0.1, torchvision's MobileNetV2): at
+            `keras.applications`' 0.999 the moving statistics lag so far
+            behind weights trained from scratch that inference is at chance.
+            Momentum is not a weight, so ImageNet weights load either way.
         name: str. Model name. Defaults to `"mobilenet_v2"`.
         **kwargs: Base model keyword arguments (`trainable`, ...).
 
@@ -101,7 +103,7 @@ class MobileNetV2(keras.Model):
         pooling=None,
         weights=None,
         classifier_activation="softmax",
-        bn_momentum=0.999,
+        bn_momentum=0.9,
         name="mobilenet_v2",
         **kwargs,
     ):
