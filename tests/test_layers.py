@@ -107,3 +107,15 @@ def test_importing_the_models_brings_no_data_plotting_or_recipe_code():
                             check=True, timeout=300,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert result.stdout.split() == []
+
+
+def test_the_command_line_parser_needs_neither_tensorflow_nor_keras():
+    script = (
+        "import sys\n"
+        "from tfvision.cli.main import build_parser\n"
+        "build_parser()\n"
+        "print(' '.join(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True, timeout=120)
+    assert result.stdout.split() == []
