@@ -1,6 +1,6 @@
 """`tfvision classifier train | predict | evaluate`."""
 
-from tfvision.cli.options import add_resume_option, add_run_options, add_strategy_option
+from tfvision.cli.options import add_run_arguments, run_options
 
 
 def add_commands(commands):
@@ -71,9 +71,7 @@ def _add_train(sub):
         help="area fraction range of the random resized crop (default 0.08 1.0)",
     )
     train.add_argument("--strict", action="store_true", help="fail on the first unreadable image")
-    add_run_options(train)
-    add_strategy_option(train)
-    add_resume_option(train)
+    add_run_arguments(train)
     train.set_defaults(run=run_train)
 
 
@@ -126,12 +124,8 @@ def run_train(args):
         fine_tune_epochs=args.fine_tune_epochs,
         early_stopping_patience=args.patience,
         crop_scale=args.crop_scale,
-        seed=args.seed,
         strict=args.strict,
-        mixed_precision=args.mixed_precision,
-        require_gpu=args.gpu,
-        strategy=args.strategy,
-        resume=args.resume,
+        **run_options(args).keywords(),
     )
     if "val_accuracy" in history:
         best = max(history["val_accuracy"])

@@ -2,7 +2,7 @@
 
 import math
 
-from tfvision.cli.options import add_resume_option, add_run_options, add_strategy_option
+from tfvision.cli.options import add_run_arguments, run_options
 
 
 def add_commands(commands):
@@ -56,9 +56,7 @@ def _add_cotrain(commands):
     cotrain.add_argument("--num-shapes", type=int, default=1000,
                          help="samples of the built-in data with MANIFEST=shapes (default 1000)")
     cotrain.add_argument("--strict", action="store_true", help="fail on the first unreadable image")
-    add_run_options(cotrain)
-    add_strategy_option(cotrain)
-    add_resume_option(cotrain)
+    add_run_arguments(cotrain)
     cotrain.set_defaults(run=run_cotrain)
 
 
@@ -143,10 +141,8 @@ def run_cotrain(args):
         hidden_units=tuple(args.hidden_units), dropout=args.dropout,
         learning_rate=args.learning_rate, batch_size=args.batch_size,
         steps_per_epoch=args.steps_per_epoch, class_balanced=not args.no_class_balance,
-        early_stopping_patience=args.patience, num_shapes=args.num_shapes, seed=args.seed,
-        mixed_precision=args.mixed_precision, require_gpu=args.gpu,
-        deterministic=args.deterministic, strategy=args.strategy, resume=args.resume,
-        strict=args.strict, on_round_end=on_round_end,
+        early_stopping_patience=args.patience, num_shapes=args.num_shapes,
+        strict=args.strict, on_round_end=on_round_end, **run_options(args).keywords(),
     )
     print()
     print(format_table(result.history))

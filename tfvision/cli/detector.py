@@ -1,6 +1,6 @@
 """`tfvision detector train | evaluate | predict`."""
 
-from tfvision.cli.options import add_resume_option, add_run_options, add_strategy_option
+from tfvision.cli.options import add_run_arguments, run_options
 
 
 def add_commands(commands):
@@ -66,9 +66,7 @@ def _add_train(sub):
     train.add_argument("--train-images", type=int, help="images of the built-in train split")
     train.add_argument("--valid-images", type=int, help="images of the built-in valid split")
     train.add_argument("--no-augment", action="store_true", help="train without augmentation")
-    add_run_options(train)
-    add_strategy_option(train)
-    add_resume_option(train)
+    add_run_arguments(train)
     train.set_defaults(run=run_train)
 
 
@@ -121,12 +119,7 @@ def run_train(args):
         num_train_images=args.train_images,
         num_valid_images=args.valid_images,
         augment=not args.no_augment,
-        seed=args.seed,
-        mixed_precision=args.mixed_precision,
-        require_gpu=args.gpu,
-        deterministic=args.deterministic,
-        strategy=args.strategy,
-        resume=args.resume,
+        **run_options(args).keywords(),
     )
     if history.get("val_loss"):
         print(f"Best validation loss: {min(history['val_loss']):.4f}")

@@ -1,6 +1,6 @@
 """`tfvision moco pretrain | knn | linear-probe`."""
 
-from tfvision.cli.options import add_resume_option, add_run_options, add_strategy_option
+from tfvision.cli.options import add_run_arguments, run_options
 
 
 def add_commands(commands):
@@ -61,9 +61,7 @@ def _add_pretrain(sub):
     pretrain.add_argument("--knn-every", type=int, default=1,
                           help="kNN monitor every N epochs, 0 to skip (default 1)")
     pretrain.add_argument("--knn-k", type=int, default=200, help="kNN neighbours (default 200)")
-    add_run_options(pretrain)
-    add_strategy_option(pretrain)
-    add_resume_option(pretrain)
+    add_run_arguments(pretrain)
     pretrain.set_defaults(run=run_pretrain)
 
 
@@ -109,9 +107,7 @@ def run_pretrain(args):
         hidden_dims=(args.hidden_dim,) if args.head == "mlp" else (),
         learning_rate=args.learning_rate, weight_decay=args.weight_decay,
         milestones=args.milestones, num_images=args.num_images, knn_every=args.knn_every,
-        knn_k=args.knn_k, seed=0 if args.seed is None else args.seed,
-        mixed_precision=args.mixed_precision, require_gpu=args.gpu,
-        deterministic=args.deterministic, strategy=args.strategy, resume=args.resume,
+        knn_k=args.knn_k, **run_options(args).keywords(),  # no --seed: MoCo's default, 0
     )
     measured = [value for value in history.get("knn_accuracy", []) if value == value]  # not NaN
     if measured:

@@ -1,4 +1,4 @@
-"""Options every training command shares."""
+"""Options every training command shares: the flags of `tfvision.training.RunOptions`."""
 
 import argparse
 
@@ -7,7 +7,8 @@ import argparse
 STRATEGIES = ("none", "mirrored", "multi-worker")
 
 
-def add_run_options(parser):
+def add_run_arguments(parser):
+    """Adds --seed, --mixed-precision, --deterministic, --gpu, --strategy and --resume."""
     parser.add_argument("--seed", type=int, help="seed Python, NumPy, TensorFlow and tf.data")
     parser.add_argument(
         "--mixed-precision",
@@ -21,19 +22,13 @@ def add_run_options(parser):
         help="deterministic TensorFlow ops (needs --seed): two runs give the same weights",
     )
     parser.add_argument("--gpu", action="store_true", help="train on the GPU (fail if none)")
-
-
-def add_strategy_option(parser, strategies=STRATEGIES):
     parser.add_argument(
         "--strategy",
-        choices=strategies,
+        choices=STRATEGIES,
         default="none",
         help="tf.distribute strategy: mirrored = every local GPU; multi-worker = the "
         "machines of the TF_CONFIG environment variable, same command on each (default none)",
     )
-
-
-def add_resume_option(parser):
     parser.add_argument(
         "--resume",
         action=argparse.BooleanOptionalAction,
@@ -41,3 +36,12 @@ def add_resume_option(parser):
         help="continue from the backup in --save-dir when there is one (default); "
         "--no-resume discards it and starts again",
     )
+
+
+def run_options(args):
+    """The `tfvision.training.RunOptions` of the flags `add_run_arguments` added."""
+    from tfvision.training.run_options import RunOptions
+
+    return RunOptions(seed=args.seed, mixed_precision=args.mixed_precision, require_gpu=args.gpu,
+                      deterministic=args.deterministic, strategy=args.strategy,
+                      resume=args.resume)

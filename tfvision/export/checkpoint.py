@@ -1,15 +1,21 @@
 """`tfvision export`: any tfvision checkpoint to a TF Serving-ready SavedModel."""
 
+import inspect
+
 from tfvision.data.category_names import display_names_for
+from tfvision.export.registry import exportable_classes, exporter_for
 from tfvision.training.checkpoints import load_checkpoint
 
 
 def export_checkpoint(checkpoint, root, name, version, top_k=5, category_names=None):
     """Loads a `.keras` checkpoint and exports it with its task's signatures.
 
-    An `ImageClassifier` goes through `export_classifier`, an `SSDDetector`
-    through `export_detector`, a `MoCo` model through `export_embedding`
-    (its encoder as an embedding model).
+    The exporter is the one registered for the model's class (see
+    `tfvision.export.registry`): an `ImageClassifier` goes through
+    `export_classifier`, an `SSDDetector` through `export_detector`, a `MoCo`
+    model through `export_embedding` (its encoder as an embedding model), a
+    `CoTraining` pair through `export_cotraining` (the two-view ensemble).
+    `top_k` and the display names go to the exporters that take them.
 
     Args:
         checkpoint: str. A `.keras` file written by a tfvision training command.
@@ -23,23 +29,26 @@ def export_checkpoint(checkpoint, root, name, version, top_k=5, category_names=N
     Returns:
         The path written, `root/name/version`.
     """
-    from tfvision.export.classifier import export_classifier
-    from tfvision.export.detector import export_detector
-    from tfvision.export.embedding import export_embedding
-    from tfvision.models.classifier import ImageClassifier
-    from tfvision.models.moco import MoCo
-    from tfvision.models.ssd import SSDDetector
-
     model, _ = load_checkpoint(checkpoint, compile=False)
-    if isinstance(model, MoCo):
-        return export_embedding(model, root, name, version)
-    class_names = display_names_for(model.class_names, category_names) if category_names else None
-    if isinstance(model, SSDDetector):
-        return export_detector(model, root, name, version, class_names=class_names)
-    if isinstance(model, ImageClassifier):
-        return export_classifier(model, root, name, version, top_k=top_k, class_names=class_names)
-    raise ValueError(
-        f"{checkpoint} holds a {type(model).__name__}; `tfvision export` takes an "
-        "ImageClassifier, SSDDetector or MoCo checkpoint; a co-training run exports "
-        "with `tfvision cotrain-export`."
-    )
+    exporter = exporter_for(model)
+    if exporter is None:
+        classes = exportable_classes()
+        raise ValueError(
+            f"{checkpoint} holds a {type(model).__name__}; `tfvision export` takes the "
+            f"checkpoint of a model with an exporter: {', '.join(classes[:-1])} or "
+            f"{classes[-1]}."
+        )
+    takes = inspect.signature(exporter).parameters
+    options = {"top_k": top_k} if "top_k" in takes else {}
+    if category_names and "class_names" in takes:
+        options["class_names"] = display_names_for(_class_names(model, checkpoint),
+                                                   category_names)
+    return exporter(model, root, name, version, **options)
+
+
+def _class_names(model, checkpoint):
+    names = getattr(model, "class_names", None)
+    if names is None:
+        raise ValueError(f"{checkpoint} holds a {type(model).__name__}, which has no class "
+                         "names for --category-names to map.")
+    return list(names)

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfvision.data.transforms import resize_short_side_and_center_crop
 from tfvision.export.layout import version_dir
+from tfvision.export.registry import register_exporter
 from tfvision.export.serving_signatures import (
     decode_image_batch,
     names_to_return,
@@ -13,6 +14,7 @@ from tfvision.export.serving_signatures import (
 from tfvision.export.warmup_requests import shape_image_examples
 
 
+@register_exporter("ImageClassifier")
 def export_classifier(model, root, name, version, top_k=5, class_names=None, warmup=True):
     """Writes `root/name/version/` with pre- and post-processing in the graph.
 

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfvision.data.transforms import resize_short_side_and_center_crop
 from tfvision.export.layout import version_dir
+from tfvision.export.registry import register_exporter
 from tfvision.export.serving_signatures import (
     decode_image_batch,
     names_to_return,
@@ -14,6 +15,7 @@ from tfvision.export.warmup_requests import shape_image_examples
 from tfvision.training.checkpoints import load_checkpoint
 
 
+@register_exporter("CoTraining")
 def export_cotraining(cotraining, root, name, version, top_k=5, class_names=None,
                       crop_fraction=1.0):
     """Writes `root/name/version/`: both models and their average, pre- and post-processing inside.

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfvision.data.image_decoding import decode_image
 from tfvision.export.layout import version_dir
+from tfvision.export.registry import register_exporter
 from tfvision.export.serving_signatures import names_to_return, write_saved_model
 from tfvision.export.warmup_requests import shape_image_examples
 
@@ -15,6 +16,7 @@ def _resize(images, size):
     return tf.image.resize(tf.cast(images, tf.float32), [size, size], antialias=True)
 
 
+@register_exporter("SSDDetector")
 def export_detector(model, root, name, version, class_names=None, warmup=True):
     """Writes `root/name/version/` with decoding, box decoding and NMS in the graph.
 

@@ -4,10 +4,12 @@ import tensorflow as tf
 
 from tfvision.data.transforms import resize_short_side_and_center_crop
 from tfvision.export.layout import version_dir
+from tfvision.export.registry import register_exporter
 from tfvision.export.serving_signatures import decode_image_batch, write_saved_model
 from tfvision.export.warmup_requests import shape_image_examples
 
 
+@register_exporter("MoCo")
 def export_embedding(model, root, name, version, warmup=True):
     """Writes `root/name/version/`: images in, the encoder's embeddings out.
 

@@ -53,6 +53,7 @@ def train_classifier(
     strict=False,
     mixed_precision="off",
     require_gpu=False,
+    deterministic=False,
     strategy="none",
     resume=True,
     verbose=1,
@@ -76,7 +77,9 @@ def train_classifier(
     spreads each batch of `batch_size` images over the local devices;
     `strategy="multi-worker"` trains on the cluster of `TF_CONFIG`, each
     worker taking `batch_size` images of every global batch, and only the
-    chief writing to `save_dir` (see `worker_save_dir`).
+    chief writing to `save_dir` (see `worker_save_dir`). `seed`,
+    `mixed_precision`, `require_gpu`, `deterministic`, `strategy`, `resume` and
+    `verbose` are the run options (see `tfvision.training.RunOptions`).
 
     Returns:
         `(model, history)`: the trained model (best epoch's weights are in
@@ -84,7 +87,7 @@ def train_classifier(
     """
     distribution, save_dir, batch_size = prepare_run(
         strategy, save_dir, batch_size, seed=seed, mixed_precision=mixed_precision,
-        require_gpu=require_gpu,
+        require_gpu=require_gpu, deterministic=deterministic,
     )
     # Model, optimizer and metrics are created inside the scope: mirrored variables.
     with distribution.scope():

@@ -119,16 +119,10 @@ def train_detector(
             built-in data. Defaults to `None`.
         augment: bool, training augmentation. Defaults to `True`.
         early_stopping_patience: int or None. Defaults to `None`.
-        seed: int or None; required under `"multi-worker"`. Defaults to `None`.
-        mixed_precision: `"off"`, `"float16"` or `"bfloat16"`. Defaults to `"off"`.
-        require_gpu: bool. Defaults to `False`.
-        deterministic: bool, deterministic TensorFlow ops (needs `seed`).
-            Defaults to `False`.
-        strategy: str, a `tfvision.training.distribution.STRATEGIES` name.
-            Defaults to `"none"`.
-        resume: bool, continue from the backup and `last.keras` in
-            `save_dir`; `False` trains from epoch 0. Defaults to `True`.
-        verbose: int. Defaults to `1`.
+        seed, mixed_precision, require_gpu, deterministic, strategy, resume,
+            verbose: the run options (see `tfvision.training.RunOptions`);
+            `seed` is required under `"multi-worker"`. Default to `None`,
+            `"off"`, `False`, `False`, `"none"`, `True`, `1`.
 
     Returns:
         `(model, history)`: the trained `SSDDetector` and `{metric: [values]}`.

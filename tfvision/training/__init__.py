@@ -12,6 +12,7 @@ from tfvision.training.grouped_optimizer import GroupedOptimizer
 from tfvision.training.lr_sweep import SweepResult, learning_rate_sweep
 from tfvision.models.multi_worker import MultiWorkerTrainerMixin
 from tfvision.training.one_cycle import OneCycleSchedule
+from tfvision.training.run_options import RunOptions
 from tfvision.training.setup import configure_run
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "GroupedOptimizer",
     "MultiWorkerTrainerMixin",
     "OneCycleSchedule",
+    "RunOptions",
     "SweepResult",
     "configure_run",
     "distribution_strategy",

@@ -1,11 +1,17 @@
 """A resumable backup of a training run, written so that a kill never breaks it.
 
+`BackupFolder` is the mechanism: a folder holding one data file and
+`state.json`, the state that names it. A new state is committed by writing
+its data file under a new name, then `state.json` (each atomically, see
+`tfvision.training.atomic_write`), and only then deleting the older data
+file: `state.json` is the commit point, so a run killed at any moment leaves
+a state that names a whole data file of the moment it records. Both
+`TrainingBackup` (any `fit`) and co-training's `RoundBackup` keep their
+state this way.
+
 `TrainingBackup` replaces Keras' `BackupAndRestore` in tfvision's runs. At the
-end of every epoch it writes the weights (model and optimizer) to a new file,
-then a small JSON state naming that file, each beside its destination and
-renamed over it; only then are older weight files deleted. The state file is
-the commit point: a run killed at any moment leaves a state that names a whole
-weights file of the epoch it records. Keras' backup writes its weights and
+end of every epoch it commits the weights (model and optimizer) and a small
+JSON state naming them to its `BackupFolder`. Keras' backup writes its weights and
 its epoch number as two files without that ordering, so a kill between them
 resumes at the earlier epoch with the later weights.
 
@@ -16,7 +22,6 @@ layers' random-seed generators (dropout). The training data's per-epoch
 randomness follows the epoch number (`tfvision.data.epoch_seeds`).
 """
 
-import glob
 import json
 import math
 import os
@@ -24,6 +29,8 @@ import shutil
 
 import keras
 import numpy as np
+
+from tfvision.training.atomic_write import atomic_path, atomic_write
 
 STATE_FILE = "state.json"
 # Attributes of Keras' epoch-counting callbacks that decide what they do next.
@@ -41,13 +48,72 @@ def _from_json_number(value):
     return float(value) if isinstance(value, str) else value
 
 
+class BackupFolder:
+    """A folder holding one committed state: a data file and `state.json` naming it.
+
+    Args:
+        directory: str. The folder; created on the first commit.
+
+    Example:
+    >>> import tempfile
+    >>> folder = BackupFolder(tempfile.mkdtemp())
+    >>> def write_data(path):
+    ...     with open(path, "w") as handle:
+    ...         _ = handle.write("weights")
+    >>> folder.commit("data-1.txt", write_data, {"data": "data-1.txt", "epoch": 1})
+    >>> folder.read_state()["epoch"], sorted(os.listdir(folder.directory))
+    (1, ['data-1.txt', 'state.json'])
+    """
+
+    def __init__(self, directory):
+        self.directory = str(directory)
+
+    @property
+    def state_path(self):
+        return os.path.join(self.directory, STATE_FILE)
+
+    def read_state(self):
+        """The committed state, or `None` if there is none.
+
+        Raises:
+            OSError, ValueError: `state.json` is unreadable or not JSON.
+        """
+        if not os.path.isfile(self.state_path):
+            return None
+        with open(self.state_path) as handle:
+            return json.load(handle)
+
+    def commit(self, name, write_data, state):
+        """Writes the data file `name`, then `state`, then deletes every other file.
+
+        Args:
+            name: str. The data file's name, new for each commit (the state
+                being replaced names the old one).
+            write_data: callable taking the path to write the data to.
+            state: JSON-able dict; it should name `name`.
+        """
+        os.makedirs(self.directory, exist_ok=True)
+        with atomic_path(os.path.join(self.directory, name)) as temporary:
+            write_data(temporary)
+        with atomic_write(self.state_path) as handle:
+            json.dump(state, handle)
+        # Only now is the previous data file no longer needed.
+        self.clear(keep=(STATE_FILE, name))
+
+    def clear(self, keep=()):
+        """Deletes the folder's files (but those named in `keep`); the folder stays."""
+        if not os.path.isdir(self.directory):
+            return
+        for entry in os.listdir(self.directory):
+            path = os.path.join(self.directory, entry)
+            if entry not in keep and os.path.isfile(path):
+                os.remove(path)
+
+
 def read_backup_epoch(backup_dir):
     """Epochs completed according to the backup in `backup_dir` (0 if none)."""
-    path = os.path.join(backup_dir, STATE_FILE)
-    if not os.path.isfile(path):
-        return 0
-    with open(path) as handle:
-        return int(json.load(handle)["epoch"])
+    state = BackupFolder(backup_dir).read_state()
+    return 0 if state is None else int(state["epoch"])
 
 
 class TrainingBackup(keras.callbacks.Callback):
@@ -86,16 +152,15 @@ class TrainingBackup(keras.callbacks.Callback):
         # Keras keeps a restored start epoch on the model after `fit`; a later
         # `fit` of the same model (the next training phase) must not inherit it.
         self.model._initial_epoch = None
-        path = os.path.join(self.backup_dir, STATE_FILE)
-        if not os.path.isfile(path):
-            return
+        folder = BackupFolder(self.backup_dir)
         try:
-            with open(path) as handle:
-                state = json.load(handle)
+            state = folder.read_state()
+            if state is None:
+                return
             weights = os.path.join(self.backup_dir, state["weights"])
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(
-                f"The training backup {path} is unreadable ({error}). Delete "
+                f"The training backup {folder.state_path} is unreadable ({error}). Delete "
                 f"{self.backup_dir} (or pass --no-resume) to start again."
             ) from error
         if not self.model.built:
@@ -112,11 +177,7 @@ class TrainingBackup(keras.callbacks.Callback):
         self.model._initial_epoch = int(state["epoch"])  # What Keras' BackupAndRestore sets.
 
     def on_epoch_end(self, epoch, logs=None):
-        os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch-{epoch + 1:04d}.weights.h5"
-        partial = os.path.join(self.backup_dir, f".partial.{name}")
-        self.model.save_weights(partial, overwrite=True)
-        os.replace(partial, os.path.join(self.backup_dir, name))
         state = {
             "epoch": epoch + 1,
             "weights": name,
@@ -133,14 +194,9 @@ class TrainingBackup(keras.callbacks.Callback):
                 for callback in self.stateful_callbacks
             ],
         }
-        partial_state = os.path.join(self.backup_dir, f".partial.{STATE_FILE}")
-        with open(partial_state, "w") as handle:
-            json.dump(state, handle)
-        os.replace(partial_state, os.path.join(self.backup_dir, STATE_FILE))
-        # Only now is the previous epoch's file no longer needed.
-        for old in glob.glob(os.path.join(self.backup_dir, "*.weights.h5")):
-            if os.path.basename(old) != name:
-                os.remove(old)
+        BackupFolder(self.backup_dir).commit(
+            name, lambda path: self.model.save_weights(path, overwrite=True), state
+        )
 
     def on_train_end(self, logs=None):
         self.model._initial_epoch = None

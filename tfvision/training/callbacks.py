@@ -7,6 +7,7 @@ import shutil
 import keras
 
 from tfvision.data.epoch_seeds import epoch_seeds_callbacks
+from tfvision.training.atomic_write import atomic_write
 from tfvision.training.backup import TrainingBackup
 from tfvision.training.checkpoints import CheckpointCallback
 from tfvision.visualization.training_curves import plot_training_curves
@@ -56,10 +57,8 @@ class HistoryCSVLogger(keras.callbacks.CSVLogger):
             return
         kept = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) < epoch]
         self.csv_file.close()
-        partial = f"{self.filename}.partial"
-        with open(partial, "w", newline="") as handle:
+        with atomic_write(self.filename, newline="") as handle:
             csv.writer(handle).writerows(kept)
-        os.replace(partial, self.filename)
         self.csv_file = open(self.filename, "a", newline="")
         self.append_header = False
 

@@ -6,6 +6,8 @@ import zipfile
 
 import keras
 
+from tfvision.training.atomic_write import atomic_path
+
 # The entry tfvision adds to the `.keras` zip; Keras ignores entries it does
 # not know, so the file stays a plain Keras model file.
 STATE_ENTRY = "tfvision_state.json"
@@ -14,8 +16,8 @@ STATE_ENTRY = "tfvision_state.json"
 def save_checkpoint(model, path, epoch, logs=None):
     """Saves `model` (weights, config, optimizer state) and its training state.
 
-    The file is written beside `path` and renamed over it, so a job killed
-    while saving never leaves a broken checkpoint behind.
+    The file is written beside `path` and renamed over it (`atomic_path`), so
+    a job killed while saving never leaves a broken checkpoint behind.
 
     Args:
         model: a `keras.Model`.
@@ -25,18 +27,16 @@ def save_checkpoint(model, path, epoch, logs=None):
     """
     if not str(path).endswith(".keras"):
         raise ValueError(f"A checkpoint path must end in .keras. Received: path={path}")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.partial.keras")
-    model.save(temporary)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     state = {
         "epoch": int(epoch),
         "logs": {key: float(value) for key, value in (logs or {}).items()},
         "class_names": list(getattr(model, "class_names", []) or []),
     }
-    with zipfile.ZipFile(temporary, "a") as archive:
-        archive.writestr(STATE_ENTRY, json.dumps(state, indent=2))
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        model.save(temporary)
+        with zipfile.ZipFile(temporary, "a") as archive:
+            archive.writestr(STATE_ENTRY, json.dumps(state, indent=2))
 
 
 def read_checkpoint_state(path):

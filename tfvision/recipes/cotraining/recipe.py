@@ -90,8 +90,10 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
     Args:
         manifest: str. A CSV/JSON two-view manifest, or `"shapes"`.
         save_dir: str. Output folder.
-        (the others: see `aligned_splits`, `fit_rounds`, `ImageClassifier`,
-        `configure_run`.)
+        (the others: see `aligned_splits`, `fit_rounds`, `ImageClassifier`;
+        `seed`, `mixed_precision`, `require_gpu`, `deterministic`, `strategy`,
+        `resume` and `verbose` are the run options, see
+        `tfvision.training.RunOptions`.)
         num_shapes: int. Samples of the built-in data. Defaults to `1000`.
         strategy: str. `tf.distribute` strategy name (see
             `tfvision.training.distribution_strategy`); each global batch of

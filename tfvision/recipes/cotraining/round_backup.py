@@ -8,27 +8,28 @@ both optimizers' state) and the per-view early-stopping best weights; then
 epoch, whether the round's training stopped early, the patience counters,
 each model's training set (sample indices and labels, pseudo-labels
 included), the unlabelled pool, the round history and a log of every epoch.
-Each file is written beside its name and renamed over it (`os.replace`), and
-the file of the older state is deleted only once the new `state.json` is in
-place: a kill at any moment leaves the last complete state. Nothing is
-pickled (`np.load(..., allow_pickle=False)`).
+The folder is a `tfvision.training.backup.BackupFolder`, the mechanism every
+tfvision backup uses: each file is written beside its name and renamed over
+it, and the file of the older state is deleted only once the new
+`state.json` is in place, so a kill at any moment leaves the last complete
+state. Nothing is pickled (`np.load(..., allow_pickle=False)`).
 """
 
 import csv
-import glob
 import json
 import os
 
 import keras
 import numpy as np
 
-STATE_FILE = "state.json"
+from tfvision.training.atomic_write import atomic_write
+from tfvision.training.backup import BackupFolder
 # The run settings a backup must share with the run that resumes it.
 CONFIG_KEYS = ("rounds", "epochs_per_round", "k", "batch_size", "image_size",
                "steps_per_epoch", "seed", "class_balanced", "num_samples", "data")
 
 
-class RoundBackup:
+class RoundBackup(BackupFolder):
     """Reads and writes a co-training backup folder (see the module docstring).
 
     Args:
@@ -44,12 +45,8 @@ class RoundBackup:
     """
 
     def __init__(self, directory, epoch_log_path=None):
-        self.directory = str(directory)
+        super().__init__(directory)
         self.epoch_log_path = epoch_log_path
-
-    @property
-    def state_path(self):
-        return os.path.join(self.directory, STATE_FILE)
 
     def read(self, config=None):
         """The last state written, or `None` if there is none or the run it saved finished.
@@ -61,15 +58,12 @@ class RoundBackup:
         Returns:
             The state dict (see `write`), with `"run"` counting the runs so far.
         """
-        if not os.path.isfile(self.state_path):
-            return None
         try:
-            with open(self.state_path) as handle:
-                state = json.load(handle)
+            state = self.read_state()
         except (OSError, ValueError) as error:
             raise ValueError(f"{self.state_path} is not a readable co-training backup "
                              f"({error}). Start again with --no-resume.") from error
-        if state.get("complete"):
+        if state is None or state.get("complete"):
             return None
         if config is not None:
             saved = state.get("config", {})
@@ -96,7 +90,6 @@ class RoundBackup:
             best_weights: optional pair of weight lists, `PerViewPlateau`'s
                 best weights of each model.
         """
-        os.makedirs(self.directory, exist_ok=True)
         serial = int(state.get("serial", 0)) + 1
         arrays = {f"variable_{j:05d}": keras.ops.convert_to_numpy(variable)
                   for j, variable in enumerate(_training_variables(cotraining))}
@@ -104,20 +97,16 @@ class RoundBackup:
             arrays.update({f"best{i}_{j:05d}": np.asarray(array)
                            for j, array in enumerate(model_weights)})
         name = f"arrays-{serial:06d}.npz"
-        temporary = os.path.join(self.directory, f"partial-{name}")
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, os.path.join(self.directory, name))
         state = {**state, "serial": serial, "arrays": name,
                  "has_best_weights": best_weights is not None}
-        _write_json(self.state_path, state)
+
+        def write_arrays(path):
+            with open(path, "wb") as handle:
+                np.savez(handle, **arrays)
+
+        self.commit(name, write_arrays, state)
         if self.epoch_log_path:
             write_epoch_log(state.get("epoch_log", []), self.epoch_log_path)
-        for path in glob.glob(os.path.join(self.directory, "*")):
-            if os.path.basename(path) not in (STATE_FILE, name):
-                os.remove(path)
         return state
 
     def restore(self, cotraining, state):
@@ -145,23 +134,16 @@ class RoundBackup:
             return tuple([arrays[name] for name in names if name.startswith(f"best{i}_")]
                          for i in range(2))
 
-    def clear(self):
-        """Deletes the backup: the next run starts again from round 1."""
-        for path in glob.glob(os.path.join(self.directory, "*")):
-            os.remove(path)
-
 
 def write_epoch_log(epoch_log, path):
     """Writes the per-epoch log (`round`, `epoch`, `run`, metrics) as a CSV, atomically."""
     if not epoch_log:
         return
     fields = list(dict.fromkeys(key for row in epoch_log for key in row))
-    temporary = f"{path}.partial"
-    with open(temporary, "w", newline="") as handle:
+    with atomic_write(path, newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(epoch_log)
-    os.replace(temporary, path)
 
 
 def training_sets_to_json(train_sets):
@@ -190,11 +172,3 @@ def _training_variables(cotraining):
 def _jsonable(value):
     return json.loads(json.dumps(value))
 
-
-def _write_json(path, value):
-    temporary = f"{path}.partial"
-    with open(temporary, "w") as handle:
-        json.dump(value, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)

@@ -157,15 +157,11 @@ def pretrain_moco(
         knn_every, knn_images, knn_k, knn_temperature: the kNN monitor.
             Default to `1`, `600`, `200`, `0.1`.
         augmentation: `PairAugmentation` or `None` (the data's default).
-        seed, mixed_precision, require_gpu, deterministic: see
-            `tfvision.training.configure_run`. Default to `0`, `"off"`,
-            `False`, `False`.
-        strategy: str, `tfvision.training.distribution.STRATEGIES`.
-            Defaults to `"none"`.
-        resume: bool. Continue from `save_dir/last.keras` when there is one.
-            Defaults to `True`.
+        seed, mixed_precision, require_gpu, deterministic, strategy, resume,
+            verbose: the run options (see `tfvision.training.RunOptions`;
+            `resume` continues from `save_dir/last.keras`). Default to `0`,
+            `"off"`, `False`, `False`, `"none"`, `True`, `1`.
         callbacks: extra `keras.callbacks.Callback`s. Defaults to `()`.
-        verbose: int, `fit`'s verbosity. Defaults to `1`.
 
     Returns:
         `(model, history)`: the `MoCo` model and `{metric: [values]}` of this call.
