@@ -16,7 +16,7 @@ CLASSIFIER_EPOCHS ?= 5
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: demo demo-classifier test test-slow bench clean
+.PHONY: demo demo-classifier test test-slow bench quality clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,12 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "torch CPU build not installable; the PyTorch comparison will be skipped"
 	$(BIN)/python benchmarks/mobilenet_train.py
+
+# The open real-data quality benchmark: every recipe through the CLI on scikit-learn's digits,
+# scored on its exported SavedModel against a simple reference (about 30 minutes on 2 cores).
+quality: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/quality/run.py --work runs/quality --out runs/quality/results.json
 
 clean:
 	rm -rf $(VENV) runs data saved_models
