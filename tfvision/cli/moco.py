@@ -23,10 +23,11 @@ def _add_pretrain(sub):
     )
     pretrain.add_argument("data", help="shapes, an image folder, or tfds:NAME (e.g. tfds:cifar10)")
     pretrain.add_argument("--save-dir", required=True, help="folder for checkpoints and logs")
-    pretrain.add_argument("--arch", choices=("mobilenet_v2", "small_cnn"),
-                          default="mobilenet_v2", help="encoder backbone (default mobilenet_v2)")
+    pretrain.add_argument("--arch", default="mobilenet_v2",
+                          help="encoder backbone: a registered name such as mobilenet_v2, "
+                          "mobilenet_v1 or small_cnn (default mobilenet_v2)")
     pretrain.add_argument("--alpha", type=float, default=0.35,
-                          help="MobileNetV2 width (default 0.35)")
+                          help="width of MobileNet backbones (default 0.35)")
     pretrain.add_argument("--image-size", type=int, default=64, help="view side (default 64)")
     pretrain.add_argument("--epochs", type=int, default=20, help="epochs (default 20)")
     pretrain.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")

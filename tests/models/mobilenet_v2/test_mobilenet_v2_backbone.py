@@ -9,8 +9,8 @@ from tests.testing import (
     run_model_saving_test,
     run_serialization_test,
 )
-from tfvision.models.mobilenet_v2.mobilenet_v2_backbone import WEIGHTS_URL
 from tfvision.models.mobilenet_v2 import MobileNetV2
+from tfvision.models.mobilenet_v2.mobilenet_v2_weights import WEIGHTS_URL
 
 
 def images(size, batch=2, seed=0):

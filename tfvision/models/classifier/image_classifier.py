@@ -6,7 +6,11 @@ import keras
 import numpy as np
 
 from tfvision.layers.image_normalization import ImageNormalization
-from tfvision.models.classifier.backbones import build_backbone, normalization_mode
+from tfvision.models.backbones import (
+    backbone_normalization,
+    get_backbone,
+    pooled_feature_size,
+)
 from tfvision.models.multi_worker import MultiWorkerTrainerMixin
 
 
@@ -25,14 +29,23 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
 
     Args:
         class_names: list of str. One name per class, in label order.
-        backbone: str. A name from `BACKBONES`: `"mobilenet_v2"` (tfvision's
-            own) or a `keras.applications` model such as `"vgg16"`,
-            `"resnet50"`, `"efficientnetb0"`. Defaults to `"mobilenet_v2"`.
-        image_size: int. Side of the square input. Defaults to `224`.
-        alpha: float. MobileNetV2 width multiplier. Defaults to `1.0`.
+        backbone: str or `keras.Model`. A name of
+            `tfvision.models.backbones.backbone_names()`: `"mobilenet_v2"`
+            (tfvision's own), `"mobilenet_v1"` or a `keras.applications` model
+            such as `"vgg16"`, `"resnet50"`, `"efficientnetb0"`; or a backbone
+            model with pooled features `[B, D]` (for example
+            `build_backbone(name, size)`), whose `normalization` attribute
+            gives the input normalisation. Defaults to `"mobilenet_v2"`.
+        image_size: int. Side of the square input; a backbone model's input
+            size must match. Defaults to `224`.
+        alpha: float. Width multiplier of backbones that have one (MobileNets),
+            for a backbone name. Defaults to `1.0`.
         backbone_weights: `"imagenet"`, `None` (random initialisation) or a
             path to a `.weights.h5` file of the backbone. Defaults to
             `"imagenet"` (downloaded by Keras; see the README for offline use).
+            A backbone model keeps its own weights; this then only says
+            whether they are pretrained (anything but `None`), for the
+            `freeze_batch_norm` default.
         freeze_backbone: bool. Train the head only. Defaults to `True`.
         trainable_backbone_layers: int. With a frozen backbone, the number of
             its top layers that still train (fine-tuning). Defaults to `0`.
@@ -45,6 +58,9 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
             inference mode even while its layers train (the usual choice when
             fine-tuning pretrained weights). `None` means: when
             `backbone_weights` is given. Defaults to `None`.
+        normalization: str or None. The `ImageNormalization` mode the
+            backbone expects; `None` takes the backbone's (see
+            `backbone_normalization`). Defaults to `None`.
 
     Example:
 
@@ -67,6 +83,7 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
         dropout=0.2,
         multi_label=False,
         freeze_batch_norm=None,
+        normalization=None,
         **kwargs,
     ):
         class_names = [str(name) for name in class_names]
@@ -93,12 +110,13 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
             )
 
         # === Layers ===
+        backbone_name = backbone if isinstance(backbone, str) else None
+        backbone = get_backbone(backbone, image_size, weights=backbone_weights, alpha=alpha)
+        _check_backbone(backbone, image_size)
         self.normalization = ImageNormalization(
-            normalization_mode(backbone), name="normalization"
+            normalization or backbone_normalization(backbone), name="normalization"
         )
-        self.backbone = build_backbone(
-            backbone, image_size, weights=backbone_weights, alpha=alpha
-        )
+        self.backbone = backbone
         self.head_layers = []
         for i, units in enumerate(hidden_units):
             self.head_layers.append(
@@ -123,7 +141,7 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
 
         # === Config ===
         self.class_names = class_names
-        self.backbone_name = backbone
+        self.backbone_name = backbone_name
         self.image_size = image_size
         self.alpha = alpha
         self.hidden_units = tuple(hidden_units)
@@ -234,7 +252,8 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
             "name": self.name,
             "trainable": self.trainable,
             "class_names": list(self.class_names),
-            "backbone": self.backbone_name,
+            "backbone": self.backbone_name
+            or keras.saving.serialize_keras_object(self.backbone),
             "image_size": self.image_size,
             "alpha": self.alpha,
             "backbone_weights": None,
@@ -244,4 +263,16 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
             "dropout": self.dropout,
             "multi_label": self.multi_label,
             "freeze_batch_norm": self.freeze_batch_norm,
+            "normalization": self.normalization.mode,
         }
+
+
+def _check_backbone(backbone, image_size):
+    """Raise `ValueError` unless `backbone` gives pooled features of `image_size` images."""
+    pooled_feature_size(backbone)
+    size = backbone.input_shape[1:3]
+    if any(side not in (None, image_size) for side in size):
+        raise ValueError(
+            f"`image_size` must match the backbone's input {tuple(size)}. "
+            f"Received: image_size={image_size}"
+        )

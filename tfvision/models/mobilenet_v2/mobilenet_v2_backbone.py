@@ -1,25 +1,20 @@
 """MobileNetV2 backbone, weight-compatible with `keras.applications`."""
 
-import os
-
 import keras
 
 from tfvision.layers import ConvBN, ImageNormalization, InvertedResidual, make_divisible
+from tfvision.models.backbones import Backbone, register_backbone
+from tfvision.models.mobilenet_v2.mobilenet_v2_weights import (
+    SHAPES_WEIGHTS,
+    imagenet_reference,
+    validate_weights,
+)
 
-WEIGHTS_URL = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
-)
-IMAGENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
-IMAGENET_SIZES = (96, 128, 160, 192, 224)
-# Built-in weights shipped with tfvision (see `shapes_pretraining.py`).
-SHAPES_WEIGHTS = os.path.join(
-    os.path.dirname(__file__), "weights", "mobilenet_v2_0.35_shapes.weights.h5"
-)
 FEATURE_NAMES = ("stride_8", "stride_16", "stride_16_expanded", "stride_32", "final")
 
 
 @keras.saving.register_keras_serializable(package="tfvision")
-class MobileNetV2(keras.Model):
+class MobileNetV2(Backbone, keras.Model):
     """MobileNetV2 image classifier / feature extractor.
 
     The network of Sandler et al. (2018), Table 2: a 3x3 stride-2 stem, the
@@ -30,8 +25,9 @@ class MobileNetV2(keras.Model):
     `predictions`), so `model.set_weights(reference.get_weights())` copies a
     `keras.applications` model exactly.
 
-    Inputs are images scaled to `[-1, 1]`; `MobileNetV2.preprocess` maps
-    `[0, 255]` pixels there.
+    Inputs are images scaled to `[-1, 1]` (`normalization = "tf"`);
+    `MobileNetV2.preprocess` maps `[0, 255]` pixels there. Without its top,
+    it is a `Backbone`, registered as `"mobilenet_v2"`.
 
     Args:
         alpha: float. Width multiplier; scales every layer's channels.
@@ -47,7 +43,7 @@ class MobileNetV2(keras.Model):
         weights: `None` (random), `"imagenet"` (the `keras.applications`
             ImageNet weights), `"shapes"` (tfvision's built-in weights for
             alpha 0.35 without top, pretrained on generated shapes scenes; see
-            `shapes_pretraining.py`) or the path of a `.weights.h5` file.
+            `tfvision/recipes/shapes_pretraining.py`) or the path of a `.weights.h5` file.
             Defaults to `None`.
         classifier_activation: activation of the classifier, or `None` for
             logits. Defaults to `"softmax"`.
@@ -60,7 +56,7 @@ class MobileNetV2(keras.Model):
         **kwargs: Base model keyword arguments (`trainable`, ...).
 
     Attributes:
-        pyramid_outputs: dict of Keras tensors for detection heads:
+        pyramid_outputs: dict of Keras tensors for detection heads (see `Backbone`):
             `"stride_8"` (32·α channels), `"stride_16"` (96·α),
             `"stride_16_expanded"` (block 13's expansion, 576·α; SSDLite's
             first feature), `"stride_32"` (320·α) and `"final"` (1280).
@@ -162,7 +158,7 @@ class MobileNetV2(keras.Model):
         self.pyramid_outputs = {k: features[k] for k in FEATURE_NAMES}
 
         if weights == "imagenet":
-            reference = _imagenet_reference(alpha, input_shape, include_top)
+            reference = imagenet_reference(alpha, input_shape, include_top)
             self.set_weights(reference.get_weights())
         elif weights == "shapes":
             self.load_weights(SHAPES_WEIGHTS)
@@ -183,27 +179,6 @@ class MobileNetV2(keras.Model):
             float32 tensor of the same shape, `images / 127.5 - 1`.
         """
         return ImageNormalization("tf", dtype="float32")(images)
-
-    def feature_extractor(self, names=None):
-        """A model from the input images to a dict of pyramid features.
-
-        Args:
-            names: list of keys of `pyramid_outputs`, or `None` for all.
-                Defaults to `None`.
-
-        Returns:
-            `keras.Model` sharing this backbone's layers and weights, whose
-            output is `{name: [B, H / stride, W / stride, C]}`.
-        """
-        names = FEATURE_NAMES if names is None else tuple(names)
-        unknown = [n for n in names if n not in self.pyramid_outputs]
-        if unknown or not names:
-            raise ValueError(
-                f"`names` must be a non-empty subset of {FEATURE_NAMES}. "
-                f"Received: names={names}"
-            )
-        outputs = {n: self.pyramid_outputs[n] for n in names}
-        return keras.Model(self.input, outputs, name=f"{self.name}_features")
 
     def get_config(self):
         activation = self.classifier_activation
@@ -244,69 +219,11 @@ def _validate(alpha, input_shape, include_top, classes, pooling, weights):
         raise ValueError(
             f"`pooling` must be None, 'avg' or 'max'. Received: pooling={pooling}"
         )
-    if weights == "imagenet":
-        if include_top and classes != 1000:
-            raise ValueError(
-                "ImageNet weights with `include_top=True` need 1000 classes. "
-                f"Received: classes={classes}"
-            )
-        if alpha not in IMAGENET_ALPHAS:
-            raise ValueError(
-                f"ImageNet weights exist for alpha in {IMAGENET_ALPHAS}. "
-                f"Received: alpha={alpha}"
-            )
-        if input_shape[-1] != 3:
-            raise ValueError(
-                "ImageNet weights need 3 input channels. "
-                f"Received: input_shape={input_shape}"
-            )
-    elif weights == "shapes":
-        if alpha != 0.35 or include_top or input_shape[-1] != 3:
-            raise ValueError(
-                "The built-in 'shapes' weights are for alpha=0.35, "
-                "include_top=False, 3 channels. Received: "
-                f"alpha={alpha}, include_top={include_top}, input_shape={input_shape}"
-            )
-    elif weights is not None and not os.path.exists(weights):
-        raise ValueError(
-            "`weights` must be None, 'imagenet', 'shapes' or the path of an existing "
-            f"weights file. Received: weights={weights}"
-        )
+    validate_weights(weights, alpha, input_shape, include_top, classes)
 
 
-def _imagenet_reference(alpha, input_shape, include_top):
-    """`keras.applications.MobileNetV2` with its ImageNet weights loaded.
-
-    The weights file is fetched with `keras.utils.get_file` (from the Keras
-    cache if present); an offline failure becomes an `OSError` that says
-    which file is needed and where to put it.
-    """
-    rows, cols = input_shape[:2]
-    size = rows if rows == cols and rows in IMAGENET_SIZES else 224
-    suffix = "" if include_top else "_no_top"
-    file_name = (
-        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_"
-        f"{float(alpha)}_{size}{suffix}.h5"
-    )
-    try:
-        path = keras.utils.get_file(
-            file_name, WEIGHTS_URL + file_name, cache_subdir="models"
-        )
-    except Exception as error:  # get_file raises a bare Exception offline.
-        cache = os.path.join(os.environ.get("KERAS_HOME", "~/.keras"), "models")
-        raise OSError(
-            f"Could not download the ImageNet weights file {file_name} "
-            f"({error}). Keras caches it in {cache}/ ($KERAS_HOME/models, "
-            "default ~/.keras/models/). On a machine with internet access, "
-            f"download {WEIGHTS_URL + file_name} and copy it into that "
-            "directory, or pass weights=PATH to a weights file instead."
-        ) from error
-    reference = keras.applications.MobileNetV2(
-        input_shape=(size, size, 3),
-        alpha=alpha,
-        include_top=include_top,
-        weights=None,
-        classifier_activation=None,
-    )
-    reference.load_weights(path)
-    return reference
+@register_backbone("mobilenet_v2", width_multiplier=True)
+def mobilenet_v2_backbone(image_size, weights=None, alpha=1.0, pooling="avg", **kwargs):
+    """tfvision's `MobileNetV2` without its top; `**kwargs` such as `bn_momentum`."""
+    return MobileNetV2(alpha, (image_size, image_size, 3), include_top=False, pooling=pooling,
+                       weights=weights, **kwargs)

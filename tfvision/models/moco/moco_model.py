@@ -1,12 +1,15 @@
 """MoCo: momentum-contrast self-supervised pretraining as a `keras.Model`."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from tfvision.layers.image_normalization import ImageNormalization
 from tfvision.losses.cross_replica import num_replicas
-from tfvision.losses.info_nce import info_nce_loss
+from tfvision.models.backbones import (
+    backbone_normalization,
+    get_backbone,
+    pooled_feature_size,
+)
 from tfvision.models.moco.batch_shuffle import (
     batch_shuffle,
     batch_unshuffle,
@@ -15,8 +18,8 @@ from tfvision.models.moco.batch_shuffle import (
 )
 from tfvision.models.moco.key_queue import fifo_enqueue
 from tfvision.models.moco.moco_heads import ProjectionHead, l2_normalize
-from tfvision.models.moco.momentum import momentum_update
-from tfvision.models.multi_worker import MultiWorkerTrainerMixin, in_multi_worker_mode
+from tfvision.models.moco.moco_train_step import MoCoTrainStepMixin
+from tfvision.models.multi_worker import MultiWorkerTrainerMixin
 
 
 def _clone(backbone, name):
@@ -28,7 +31,7 @@ def _clone(backbone, name):
 
 
 @keras.saving.register_keras_serializable(package="tfvision")
-class MoCo(MultiWorkerTrainerMixin, keras.Model):
+class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
     """Momentum Contrast (MoCo v1 / v2) with a custom `train_step`.
 
     A query encoder (`backbone` + `ProjectionHead`) is trained so that its
@@ -52,10 +55,11 @@ class MoCo(MultiWorkerTrainerMixin, keras.Model):
     key) and `learning_rate`.
 
     Args:
-        backbone: `keras.Model` mapping normalised images `[B, S, S, 3]` to
-            features `[B, D]` (tfvision `MobileNetV2(include_top=False,
-            pooling="avg")`, `SmallCNN`, a `keras.applications` model with
-            `pooling="avg"`). It becomes the query backbone.
+        backbone: a name of `tfvision.models.backbones.backbone_names()`
+            (built with random weights at `image_size`), or a `keras.Model`
+            mapping normalised images `[B, S, S, 3]` to features `[B, D]`
+            (`build_backbone(name, size)`, tfvision `MobileNetV2(include_top=False,
+            pooling="avg")`, `SmallCNN`, ...). It becomes the query backbone.
         projection_dim: int. Embedding size. Defaults to `128`.
         hidden_dims: tuple of int. Hidden sizes of the projection head:
             `(2048,)` for v2's MLP, `()` for v1's linear head.
@@ -66,10 +70,14 @@ class MoCo(MultiWorkerTrainerMixin, keras.Model):
         symmetric: bool. Symmetric loss. Defaults to `False`.
         shuffle_bn: bool. Shuffle the key batch (across replicas when
             distributed). Defaults to `True`.
-        normalization: str. `ImageNormalization` mode of the backbone's
-            inputs. Defaults to `"tf"` (`[-1, 1]`, MobileNetV2's).
+        normalization: str or None. `ImageNormalization` mode of the
+            backbone's inputs; `None` takes the backbone's (see
+            `backbone_normalization`; `"tf"`, `[-1, 1]`, for MobileNetV2 and
+            SmallCNN). Defaults to `None`.
         seed: int. Seeds the queue's initial keys and the shuffles.
             Defaults to `0`.
+        image_size: int. Input side of a backbone given by name.
+            Defaults to `None`.
         **kwargs: Base model keyword arguments (`name`, ...).
 
     References:
@@ -103,12 +111,13 @@ class MoCo(MultiWorkerTrainerMixin, keras.Model):
         temperature=0.2,
         symmetric=False,
         shuffle_bn=True,
-        normalization="tf",
+        normalization=None,
         seed=0,
+        image_size=None,
         **kwargs,
     ):
-        if isinstance(backbone, dict):
-            backbone = keras.saving.deserialize_keras_object(backbone)
+        backbone = get_backbone(backbone, image_size)
+        normalization = normalization or backbone_normalization(backbone)
         _validate(backbone, queue_size, momentum, temperature)
         super().__init__(**kwargs)
 
@@ -211,84 +220,6 @@ class MoCo(MultiWorkerTrainerMixin, keras.Model):
         """Writes `keys [N, D]` into the queue, FIFO (see `fifo_enqueue`)."""
         fifo_enqueue(self.queue, self.queue_pointer, keys)
 
-    def _step_seeds(self):
-        """Two stateless seeds `[2]` from the seed and the step counter, equal on all replicas."""
-        step = ops.cast(self.optimizer.iterations, "int64") if self.optimizer else 0
-        base = ops.stack([ops.cast(self.seed, "int64"), ops.cast(step, "int64")])
-        return base, base + ops.array([0, 2**40], "int64")
-
-    def _all_keys(self, view_1, view_2):
-        """Keys of view 2 (and of view 1 when symmetric), computed outside any tape."""
-        seed_1, seed_2 = self._step_seeds()
-        keys_2 = self.keys(view_2, seed_2, training=True)
-        keys_1 = self.keys(view_1, seed_1, training=True) if self.symmetric else None
-        return keys_1, keys_2
-
-    def _contrast(self, view_1, view_2, keys_1, keys_2, training):
-        """Loss and mean positive similarity of the queries against the given keys."""
-        loss, logits = info_nce_loss(self.queries(view_1, training), keys_2, self.queue,
-                                     self.temperature)
-        positive = ops.mean(logits[:, 0]) * self.temperature
-        if self.symmetric:
-            loss_21, logits_21 = info_nce_loss(self.queries(view_2, training), keys_1,
-                                               self.queue, self.temperature)
-            loss = loss + loss_21  # The demo sums the two directions.
-            positive = (positive + ops.mean(logits_21[:, 0]) * self.temperature) / 2.0
-        return loss, positive
-
-    def train_step(self, data):
-        view_1, view_2 = _unpack(data)
-        # The key encoder moves before it computes this step's keys.
-        momentum_update(self._query_weights(), self._key_weights(), self.momentum)
-        keys_1, keys_2 = self._all_keys(view_1, view_2)
-        with tf.GradientTape() as tape:
-            loss, positive = self._contrast(view_1, view_2, keys_1, keys_2, training=True)
-            # Gradients are summed over replicas: average the loss instead.
-            scaled_loss = self.optimizer.scale_loss(loss / num_replicas())
-        variables = self.trainable_variables
-        gradients = tape.gradient(scaled_loss, variables)
-        self.optimizer.apply(gradients, variables)
-        keys = [keys_1, keys_2] if self.symmetric else [keys_2]
-        if num_replicas() > 1:
-            # Each view's keys of all replicas, in replica order: the global batch's
-            # order, so the queue is filled as on one device.
-            context = tf.distribute.get_replica_context()
-            keys = [context.all_gather(k, axis=0) for k in keys]  # [R * N, D] each
-        self.enqueue(ops.concatenate(keys, axis=0))  # [N', D], view 1's keys first
-        if num_replicas() > 1 and not in_multi_worker_mode(self.distribute_strategy):
-            # (Across workers `MultiWorkerTrainerMixin` averages them after the step.)
-            self._average_batch_norm_statistics()
-        return self._update_metrics(loss, positive)
-
-    def _average_batch_norm_statistics(self):
-        """Sets every replica's batch-norm moving statistics to their mean over the replicas.
-
-        Keras keeps one copy of them per replica (aggregation "none"), each moved
-        towards its own replica's batch statistics, so the copies drift apart and a
-        checkpoint keeps the first replica's. Their mean is what
-        `SplitBatchNormalization` keeps on one device: the same moving statistics
-        with `R` replicas as with `bn_splits=R` on one device.
-        """
-        context = tf.distribute.get_replica_context()
-        for layer in self._flatten_layers(include_self=False):
-            if isinstance(layer, keras.layers.BatchNormalization):
-                for statistic in (layer.moving_mean, layer.moving_variance):
-                    statistic.assign(context.all_reduce("mean", statistic.value))
-
-    def test_step(self, data):
-        view_1, view_2 = _unpack(data)
-        keys_1, keys_2 = self._all_keys(view_1, view_2)
-        loss, positive = self._contrast(view_1, view_2, keys_1, keys_2, training=False)
-        return self._update_metrics(loss, positive)
-
-    def _update_metrics(self, loss, positive):
-        self.loss_tracker.update_state(loss)
-        self.positive_similarity_tracker.update_state(positive)
-        logs = {m.name: m.result() for m in self.metrics}
-        if self.optimizer is not None:
-            logs["learning_rate"] = ops.convert_to_tensor(self.optimizer.learning_rate)
-        return logs
-
     def save_backbone_weights(self, path):
         """Saves the query backbone alone as a `.weights.h5` file (the transfer contract).
 
@@ -326,23 +257,8 @@ class MoCo(MultiWorkerTrainerMixin, keras.Model):
         return cls(**config)
 
 
-def _unpack(data):
-    """`(view_1, view_2)` from a batch; a trailing label, if any, is ignored."""
-    if not isinstance(data, (tuple, list)) or len(data) < 2:
-        raise ValueError(
-            "MoCo trains on pairs of views (view_1, view_2). "
-            f"Received a batch of type {type(data).__name__}"
-        )
-    return data[0], data[1]
-
-
 def _validate(backbone, queue_size, momentum, temperature):
-    if not isinstance(backbone, keras.Model) or len(backbone.output_shape) != 2:
-        raise ValueError(
-            "`backbone` must be a keras.Model with pooled features [B, D] "
-            "(for example pooling='avg'). Received: "
-            f"{getattr(backbone, 'output_shape', type(backbone).__name__)}"
-        )
+    pooled_feature_size(backbone)
     if int(queue_size) < 1:
         raise ValueError(f"`queue_size` must be >= 1. Received: queue_size={queue_size}")
     if not 0.0 <= momentum <= 1.0:

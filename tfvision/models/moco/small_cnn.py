@@ -3,10 +3,11 @@
 import keras
 
 from tfvision.layers.split_batch_normalization import SplitBatchNormalization
+from tfvision.models.backbones import Backbone, register_backbone
 
 
 @keras.saving.register_keras_serializable(package="tfvision")
-class SmallCNN(keras.Model):
+class SmallCNN(Backbone, keras.Model):
     """Three `conv 3x3 -> batch norm -> ReLU -> max-pool 2x2` stages, then global pooling.
 
     The demo's `convNet` (32, 64 and 128 channels, valid convolutions), with
@@ -14,7 +15,9 @@ class SmallCNN(keras.Model):
     and with its batch norms as `SplitBatchNormalization(bn_splits)`, the
     demo's way of imitating multi-GPU batch norm on one device.
 
-    Inputs are images scaled to `[-1, 1]` (the MoCo model normalises).
+    Inputs are images scaled to `[-1, 1]` (the MoCo model normalises). A
+    `Backbone` registered as `"small_cnn"`, with one named feature map,
+    `pyramid_outputs["final"]`, the last stage before pooling.
 
     Args:
         input_shape: tuple `(height, width, 3)`. Defaults to `(32, 32, 3)`.
@@ -54,6 +57,7 @@ class SmallCNN(keras.Model):
         outputs = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self.input_shape_ = input_shape
+        self.pyramid_outputs = {"final": x}
         self.filters = filters
         self.bn_splits = bn_splits
         self.bn_momentum = bn_momentum
@@ -71,3 +75,16 @@ class SmallCNN(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+@register_backbone("small_cnn")
+def small_cnn_backbone(image_size, weights=None, alpha=1.0, pooling="avg", **kwargs):
+    """The MoCo demo's `SmallCNN`; `**kwargs` such as `bn_splits`. It always pools."""
+    if pooling != "avg":
+        raise ValueError(
+            f"small_cnn gives pooled features only. Received: pooling={pooling!r}"
+        )
+    model = SmallCNN((image_size, image_size, 3), **kwargs)
+    if weights is not None:
+        model.load_weights(weights)
+    return model

@@ -7,6 +7,7 @@ from tfvision.models.ssd.ssd_presets import (
     PRESETS,
     ssd_anchor_scales,
     ssd_multihead,
+    ssdlite,
     ssdlite_mobilenet_v2,
 )
 from tfvision.models.ssd.ssd_std_conv import SSDStdConv
@@ -19,5 +20,6 @@ __all__ = [
     "SSDStdConv",
     "ssd_anchor_scales",
     "ssd_multihead",
+    "ssdlite",
     "ssdlite_mobilenet_v2",
 ]

@@ -1,10 +1,14 @@
-"""Ready-made detectors: SSDLite-MobileNetV2 and the fast.ai lecture's multi-head SSD."""
+"""Ready-made detectors on any backbone: SSDLite and the fast.ai lecture's multi-head SSD."""
 
 import math
 
 import keras
 
-from tfvision.models.mobilenet_v2 import MobileNetV2
+from tfvision.models.backbones import (
+    backbone_normalization,
+    build_backbone,
+    has_feature_maps,
+)
 from tfvision.models.ssd.ssd_detector import SSDDetector
 from tfvision.models.ssd.ssd_extra_block import SSDLiteExtraBlock
 from tfvision.models.ssd.ssd_parts import SHORTCUTS
@@ -47,20 +51,30 @@ def ssd_anchor_scales(num_levels, min_scale=0.2, max_scale=0.95):
     return [(scales[k], math.sqrt(scales[k] * scales[k + 1])) for k in range(num_levels)]
 
 
-def _backbone(alpha, image_size, backbone_weights):
-    if backbone_weights not in (None, "imagenet", "shapes") and not str(
-        backbone_weights
-    ).endswith(".weights.h5"):
+def _backbone(backbone, alpha, image_size, backbone_weights):
+    """A preset's backbone: built by name from the registry, or the model given."""
+    if isinstance(backbone, str):
+        if backbone_weights not in (None, "imagenet", "shapes") and not str(
+            backbone_weights
+        ).endswith(".weights.h5"):
+            raise ValueError(
+                "`backbone_weights` must be None, 'imagenet', 'shapes' or a backbone "
+                f".weights.h5 file. Received: backbone_weights={backbone_weights!r}"
+            )
+        backbone = build_backbone(backbone, image_size, weights=backbone_weights, alpha=alpha,
+                                  pooling=None)
+    if not has_feature_maps(backbone):
         raise ValueError(
-            "`backbone_weights` must be None, 'imagenet', 'shapes' or a MobileNetV2 "
-            f".weights.h5 file. Received: backbone_weights={backbone_weights!r}"
+            "A detector needs a backbone with named feature maps (`pyramid_outputs`, "
+            f"`feature_extractor`; see `Backbone`). Received: backbone={backbone.name!r}"
         )
-    return MobileNetV2(
-        alpha=alpha,
-        input_shape=(image_size, image_size, 3),
-        include_top=False,
-        weights=backbone_weights,
-    )
+    if backbone_normalization(backbone) != "tf":
+        # `SSDDetector` scales pixels to [-1, 1] ("tf") in its graph.
+        raise ValueError(
+            "The SSD detector feeds its backbone images in [-1, 1] ('tf'). Received: "
+            f"a backbone expecting normalization={backbone_normalization(backbone)!r}"
+        )
+    return backbone
 
 
 def _default_parts(kwargs, **shortcuts):
@@ -77,8 +91,9 @@ def _default_parts(kwargs, **shortcuts):
         kwargs.setdefault("class_prior", shortcuts["class_prior"])  # `None` means a zero bias
 
 
-def ssdlite_mobilenet_v2(
+def ssdlite(
     class_names,
+    backbone="mobilenet_v2",
     alpha=1.0,
     image_size=320,
     backbone_weights="imagenet",
@@ -88,24 +103,30 @@ def ssdlite_mobilenet_v2(
     max_scale=0.95,
     **kwargs,
 ):
-    """SSDLite on MobileNetV2 (Sandler et al. 2018, §6.2).
+    """SSDLite on any backbone with named feature maps (Sandler et al. 2018, §6.2).
 
-    Prediction levels: the expansion of layer 15 (block 13's 1x1 expansion,
-    output stride 16, `stride_16_expanded`), the last layer (`final`, stride
-    32), and four `SSDLiteExtraBlock`s (512, 256, 256, 128 channels as in the
-    TF Object Detection API and torchvision), each halving the grid: at 320
-    px the grids are 20, 10, 5, 3, 2, 1. Every prediction head is
-    depthwise-separable. Each level has 6 anchors per cell: SSD's sizes `s_k`
-    and `sqrt(s_k s_{k+1})` (`ssd_anchor_scales`) times aspect ratios 1, 2
-    and 1/2. Works at small sizes (96–192 px) for CPU training.
+    Prediction levels: the backbone's stride-16 expansion
+    (`stride_16_expanded`, the expansion of the first stride-32 block, as
+    §6.2 on MobileNetV2), or its `stride_16` map when it has no expansion
+    layers; its last map (`final`, stride 32); and four `SSDLiteExtraBlock`s
+    (512, 256, 256, 128 channels as in the TF Object Detection API and
+    torchvision), each halving the grid: at 320 px the grids are 20, 10, 5,
+    3, 2, 1. Every prediction head is depthwise-separable. Each level has 6
+    anchors per cell: SSD's sizes `s_k` and `sqrt(s_k s_{k+1})`
+    (`ssd_anchor_scales`) times aspect ratios 1, 2 and 1/2.
 
     Args:
         class_names: list of str.
-        alpha: float, MobileNetV2 width. Defaults to `1.0`.
-        image_size: int, square input side. Defaults to `320`.
-        backbone_weights: `None`, `"imagenet"`, `"shapes"` (built-in, alpha
-            0.35) or a MobileNetV2 `.weights.h5` path (e.g. a MoCo encoder).
-            Defaults to `"imagenet"`.
+        backbone: a name of `tfvision.models.backbones.backbone_names()` with
+            feature maps (`"mobilenet_v2"`, `"mobilenet_v1"`), or a `Backbone`
+            model (its own input size and weights are used). Defaults to
+            `"mobilenet_v2"`.
+        alpha: float, width of a backbone given by name. Defaults to `1.0`.
+        image_size: int, square input side, for a backbone name.
+            Defaults to `320`.
+        backbone_weights: `None`, `"imagenet"`, `"shapes"` (MobileNetV2's
+            built-in, alpha 0.35) or a backbone `.weights.h5` path (e.g. a MoCo
+            encoder), for a backbone name. Defaults to `"imagenet"`.
         freeze_backbone: bool. Defaults to `False`.
         extra_channels: channels of the extra layers. Defaults to
             `(512, 256, 256, 128)`.
@@ -113,7 +134,7 @@ def ssdlite_mobilenet_v2(
         **kwargs: more `SSDDetector` arguments: shortcuts (`classification`,
             `coding`, ...) or parts (`loss`, `box_coder`, `head`,
             `anchor_generator`); a part handed in replaces the preset's
-            shortcuts for it.
+            shortcuts for it. The name defaults to `"ssdlite_<backbone name>"`.
 
     Returns:
         An `SSDDetector`.
@@ -123,13 +144,14 @@ def ssdlite_mobilenet_v2(
         - [Liu et al., 2016. SSD](https://arxiv.org/abs/1512.02325), §2.2.
 
     Example:
-    >>> model = ssdlite_mobilenet_v2(["a", "b"], alpha=0.35, image_size=96,
-    ...                              backbone_weights="shapes")
+    >>> model = ssdlite(["a", "b"], "mobilenet_v1", alpha=0.25, image_size=96,
+    ...                 backbone_weights=None)
     """
-    backbone = _backbone(alpha, image_size, backbone_weights)
+    backbone = _backbone(backbone, alpha, image_size, backbone_weights)
     extras = [SSDLiteExtraBlock(int(c), name=f"extra_{i}") for i, c in enumerate(extra_channels)]
-    feature_names = ["stride_16_expanded", "final"]
-    kwargs.setdefault("name", "ssdlite_mobilenet_v2")
+    expanded = "stride_16_expanded" in backbone.pyramid_outputs
+    feature_names = ["stride_16_expanded" if expanded else "stride_16", "final"]
+    kwargs.setdefault("name", f"ssdlite_{backbone.name}")
     _default_parts(
         kwargs,
         anchor_scales=ssd_anchor_scales(len(feature_names) + len(extras), min_scale, max_scale),
@@ -146,6 +168,46 @@ def ssdlite_mobilenet_v2(
     )
 
 
+def ssdlite_mobilenet_v2(
+    class_names,
+    alpha=1.0,
+    image_size=320,
+    backbone_weights="imagenet",
+    freeze_backbone=False,
+    extra_channels=(512, 256, 256, 128),
+    min_scale=0.2,
+    max_scale=0.95,
+    **kwargs,
+):
+    """SSDLite on MobileNetV2 (Sandler et al. 2018, §6.2): `ssdlite` on `"mobilenet_v2"`.
+
+    Prediction levels: the expansion of layer 15 (block 13's 1x1 expansion,
+    output stride 16, `stride_16_expanded`), the last layer (`final`, stride
+    32) and `ssdlite`'s four extra blocks; at 320 px the grids are 20, 10, 5,
+    3, 2, 1. Works at small sizes (96–192 px) for CPU training.
+
+    Args:
+        class_names: list of str.
+        alpha: float, MobileNetV2 width. Defaults to `1.0`.
+        image_size: int, square input side. Defaults to `320`.
+        backbone_weights: `None`, `"imagenet"`, `"shapes"` (built-in, alpha
+            0.35) or a MobileNetV2 `.weights.h5` path (e.g. a MoCo encoder).
+            Defaults to `"imagenet"`.
+        freeze_backbone, extra_channels, min_scale, max_scale, **kwargs: as
+            in `ssdlite`.
+
+    Returns:
+        An `SSDDetector` named `"ssdlite_mobilenet_v2"`.
+
+    Example:
+    >>> model = ssdlite_mobilenet_v2(["a", "b"], alpha=0.35, image_size=96,
+    ...                              backbone_weights="shapes")
+    """
+    kwargs.setdefault("name", "ssdlite_mobilenet_v2")
+    return ssdlite(class_names, "mobilenet_v2", alpha, image_size, backbone_weights,
+                   freeze_backbone, extra_channels, min_scale, max_scale, **kwargs)
+
+
 def ssd_multihead(
     class_names,
     alpha=1.0,
@@ -154,9 +216,10 @@ def ssd_multihead(
     freeze_backbone=False,
     filters=256,
     dropout=0.4,
+    backbone="mobilenet_v2",
     **kwargs,
 ):
-    """The fast.ai lecture's `SSD_MultiHead` on MobileNetV2's last feature map.
+    """The fast.ai lecture's `SSD_MultiHead` on a backbone's last feature map.
 
     Dropout, a stride-1 `SSDStdConv` (conv + ReLU + BN + dropout), then
     stride-2 `SSDStdConv`s producing 4x4, 2x2 and 1x1 grids (at 97–256 px;
@@ -174,7 +237,9 @@ def ssd_multihead(
         freeze_backbone: bool. Defaults to `False`.
         filters: int, channels of the head blocks. Defaults to `256`.
         dropout: float. Defaults to `0.4` (the lecture).
-        **kwargs: more `SSDDetector` arguments, as in `ssdlite_mobilenet_v2`.
+        backbone: as in `ssdlite`; any backbone with a `"final"` map.
+            Defaults to `"mobilenet_v2"`.
+        **kwargs: more `SSDDetector` arguments.
 
     Returns:
         An `SSDDetector`.
@@ -187,8 +252,8 @@ def ssd_multihead(
     ...                       backbone_weights="shapes")
     >>> model.num_anchors  # 63
     """
-    backbone = _backbone(alpha, image_size, backbone_weights)
-    grid = math.ceil(image_size / 32)  # MobileNetV2's final feature map
+    backbone = _backbone(backbone, alpha, image_size, backbone_weights)
+    grid = int(backbone.pyramid_outputs["final"].shape[1])
     first = [keras.layers.Dropout(dropout), SSDStdConv(filters, 1, dropout)]
     while grid > 4:  # stride-2 blocks down to the lecture's 4x4 grid
         first.append(SSDStdConv(filters, 2, dropout))

@@ -11,45 +11,39 @@ import keras
 
 from tfvision.data.classification.sources import classification_data
 from tfvision.data.epoch_seeds import epoch_seeds_callbacks
+from tfvision.models.backbones import backbone_spec, build_backbone
+from tfvision.models.moco.moco_model import MoCo
 from tfvision.recipes.moco.knn_monitor import KNNMonitor, knn_accuracy
 from tfvision.recipes.moco.linear_probe import probe_encoder
-from tfvision.models.moco.moco_model import MoCo
-from tfvision.models.moco.small_cnn import SmallCNN
 from tfvision.training.callbacks import HistoryCSVLogger, TrainingCurvesCallback
 from tfvision.training.checkpoints import CheckpointCallback, load_checkpoint, read_checkpoint_state
 from tfvision.training.distribution import prepare_run, shard_by_data
 
-ARCHS = ("mobilenet_v2", "small_cnn")
 BACKBONE_FILE = "backbone.weights.h5"
 
 
 def build_encoder_backbone(arch="mobilenet_v2", image_size=64, alpha=0.35, bn_splits=1):
-    """A randomly initialised backbone for pretraining.
+    """A randomly initialised backbone from the registry for pretraining, with pooled features.
 
     Args:
-        arch: `"mobilenet_v2"` (tfvision's, `include_top=False`,
-            `pooling="avg"`) or `"small_cnn"` (the demo's CNN).
+        arch: a name of `tfvision.models.backbones.backbone_names()`, such as
+            `"mobilenet_v2"` (tfvision's) or `"small_cnn"` (the demo's CNN).
         image_size: int. Defaults to `64`.
-        alpha: float, MobileNetV2 width. Defaults to `0.35`.
+        alpha: float, width of backbones that have one (others ignore it).
+            Defaults to `0.35`.
         bn_splits: int, split batch norm (small_cnn only). Defaults to `1`.
 
     Returns:
         A `keras.Model` from normalised images to pooled features `[B, D]`.
     """
-    if arch == "small_cnn":
-        return SmallCNN((image_size, image_size, 3), bn_splits=bn_splits)
-    if arch != "mobilenet_v2":
-        raise ValueError(f"`arch` must be one of {ARCHS}. Received: arch={arch!r}")
-    if bn_splits != 1:
+    if bn_splits != 1 and arch != "small_cnn":
         raise ValueError(
-            "Split batch norm is built into the small_cnn encoder; MobileNetV2 relies on "
-            f"shuffle-BN across devices. Received: arch='mobilenet_v2', bn_splits={bn_splits}"
+            "Split batch norm is built into the small_cnn encoder; other backbones rely on "
+            f"shuffle-BN across devices. Received: arch={arch!r}, bn_splits={bn_splits}"
         )
-    from tfvision.models.mobilenet_v2 import MobileNetV2
-
-    # bn_momentum 0.99: from scratch, the moving statistics must keep up.
-    return MobileNetV2(alpha, (image_size, image_size, 3), include_top=False, pooling="avg",
-                       bn_momentum=0.99)
+    options = {"bn_splits": bn_splits} if arch == "small_cnn" else {}
+    alpha = alpha if backbone_spec(arch).width_multiplier else 1.0
+    return build_backbone(arch, image_size, alpha=alpha, **options)
 
 
 def learning_rate_schedule(learning_rate, total_steps, milestones=None, steps_per_epoch=1):
