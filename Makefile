@@ -29,7 +29,7 @@ demo: $(STAMP)
 	rm -rf $(DETECTOR_RUN) saved_models/ssdlite_shapes
 	$(BIN)/tfvision detector train --data shapes --model ssdlite_mobilenet_v2 --image-size 128 \
 	    --alpha 0.35 --weights shapes --epochs 3 --fine-tune-epochs 8 --learning-rate 0.01 \
-	    --batch-size 32 --no-augment --seed 0 --save-dir $(DETECTOR_RUN)
+	    --batch-size 32 --no-augment --seed 0 --deterministic --save-dir $(DETECTOR_RUN)
 	$(BIN)/tfvision detector evaluate $(DETECTOR_RUN)/best.keras --data shapes --split test
 	$(BIN)/tfvision export $(DETECTOR_RUN)/best.keras --name ssdlite_shapes --version 1 --out saved_models
 	$(BIN)/tfvision data synthetic-detection $(DETECTOR_FILES) --train 0 --valid 0 --test 8 \
@@ -44,7 +44,7 @@ demo-classifier: $(STAMP)
 	    --image-size 96 --overwrite
 	$(BIN)/tfvision classifier train $(CLASSIFIER_DATA) --save-dir $(CLASSIFIER_RUN) \
 	    --arch mobilenet_v2 --alpha 0.35 --weights shapes --image-size 64 --crop-scale 0.35 1.0 \
-	    --hidden-units 128 --learning-rate 0.002 --epochs $(CLASSIFIER_EPOCHS) --seed 0
+	    --hidden-units 128 --learning-rate 0.002 --epochs $(CLASSIFIER_EPOCHS) --seed 0 --deterministic
 	$(BIN)/tfvision classifier evaluate $(CLASSIFIER_DATA) $(CLASSIFIER_RUN)/best.keras --split test
 	$(BIN)/tfvision export $(CLASSIFIER_RUN)/best.keras --name shapes_classifier --version 1 \
 	    --out saved_models
