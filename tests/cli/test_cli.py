@@ -117,3 +117,33 @@ def test_console_script_runs():
     )
     for command in ("classifier", "export", "data"):
         assert command in result.stdout
+
+
+def test_train_options_set_the_augmentation_schedule_and_weight_decay(folder, tmp_path):
+    import keras
+
+    from tfvision.training import load_checkpoint
+
+    save_dir = str(tmp_path / "scratch")
+    with pytest.warns(UserWarning, match="image_size=64"):
+        code = main([
+            "classifier", "train", folder, "--save-dir", save_dir, "--alpha", "0.35",
+            "--weights", "none", "--train-backbone", "--image-size", "48", "--hidden-units",
+            "--epochs", "2", "--batch-size", "16", "--seed", "0", "--augment", "light",
+            "--no-flip", "--crop-scale", "0.6", "1.0", "--schedule", "cosine",
+            "--warmup-epochs", "1", "--weight-decay", "0.01", "--learning-rate", "0.002",
+        ])
+    assert code == 0
+    model, _ = load_checkpoint(os.path.join(save_dir, "last.keras"))
+    assert model.crop_fraction == 1.0  # `light` evaluates the whole image
+    assert not model.freeze_batch_norm and model.hidden_units == ()
+    optimizer = model.optimizer
+    assert isinstance(optimizer, keras.optimizers.AdamW)
+    assert optimizer.weight_decay == pytest.approx(0.01)
+    schedule = optimizer._learning_rate  # the schedule object behind the rate
+    steps = int(optimizer.iterations)  # 4 steps of 16 per epoch: 60 images
+    assert steps == 8
+    # Warm-up to 0.002 over the first epoch, then a cosine to 0 at the last step.
+    assert float(schedule(0)) < 0.002 / 2
+    assert float(schedule(4)) == pytest.approx(0.002, rel=1e-3)
+    assert float(schedule(steps)) == pytest.approx(0.0, abs=1e-6)

@@ -39,7 +39,7 @@ def _add_train(sub):
         type=int,
         nargs="*",
         default=[512],
-        help="hidden layer sizes of the head (default 512; none for a linear head)",
+        help="hidden layer sizes of the head (default 512; the flag alone: a linear head)",
     )
     train.add_argument("--dropout", type=float, default=0.2, help="head dropout (default 0.2)")
     train.add_argument(
@@ -60,15 +60,55 @@ def _add_train(sub):
     )
     train.add_argument("--fine-tune-epochs", type=int, default=0, help="fine-tuning epochs")
     train.add_argument(
-        "--patience", type=int, default=5, help="early-stopping patience in epochs (default 5)"
+        "--patience",
+        type=int,
+        help="early-stopping patience in epochs (default 5 with --schedule plateau, "
+        "none with cosine)",
+    )
+    train.add_argument(
+        "--augment",
+        choices=("auto", "standard", "light", "none"),
+        default="auto",
+        help="augmentation preset: standard (torchvision's ImageNet recipe), light (small "
+        "rotations and crops, no evaluation crop) or none; auto: none from random weights, "
+        "light at <= 96 px, else standard (default auto)",
     )
     train.add_argument(
         "--crop-scale",
         type=float,
         nargs=2,
-        default=[0.08, 1.0],
         metavar=("MIN", "MAX"),
-        help="area fraction range of the random resized crop (default 0.08 1.0)",
+        help="area fraction range of the random resized crop (default: the preset's)",
+    )
+    train.add_argument(
+        "--no-flip",
+        dest="flip",
+        action="store_const",
+        const=False,
+        help="no random horizontal flip (for digits, text, anything a mirror changes)",
+    )
+    train.add_argument(
+        "--schedule",
+        choices=("cosine", "plateau"),
+        default="plateau",
+        help="plateau (divide the rate by 5 after 2 epochs without progress) or cosine "
+        "(warm-up, then to 0 at the last epoch) (default plateau)",
+    )
+    train.add_argument(
+        "--warmup-epochs", type=int, default=1, help="cosine warm-up epochs (default 1)"
+    )
+    train.add_argument(
+        "--weight-decay",
+        type=float,
+        default=0.0,
+        help="AdamW decoupled weight decay (default 0: Adam)",
+    )
+    train.add_argument(
+        "--freeze-batch-norm",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="run the backbone's batch norm in inference mode; auto: when pretrained weights "
+        "are (partly) frozen (default auto)",
     )
     train.add_argument("--strict", action="store_true", help="fail on the first unreadable image")
     add_run_arguments(train)
@@ -122,8 +162,14 @@ def run_train(args):
         batch_size=args.batch_size,
         fine_tune_layers=args.fine_tune_layers,
         fine_tune_epochs=args.fine_tune_epochs,
-        early_stopping_patience=args.patience,
+        early_stopping_patience="auto" if args.patience is None else args.patience,
         crop_scale=args.crop_scale,
+        augment=args.augment,
+        flip=args.flip,
+        schedule=args.schedule,
+        warmup_epochs=args.warmup_epochs,
+        weight_decay=args.weight_decay,
+        freeze_batch_norm={"auto": None, "on": True, "off": False}[args.freeze_batch_norm],
         strict=args.strict,
         **run_options(args).keywords(),
     )

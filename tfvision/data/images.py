@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvision.data.image_decoding import decode_image, image_file_error
-from tfvision.data.transforms import resize_short_side_and_center_crop
+from tfvision.data.transforms import DEFAULT_CROP_FRACTION, resize_short_side_and_center_crop
 
 
 def decode_image_file(path):
@@ -22,17 +22,19 @@ def decode_image_file(path):
     return tf.cast(decode_image(tf.io.read_file(path)), tf.float32)
 
 
-def load_images_for_model(images, size):
+def load_images_for_model(images, size, crop_fraction=DEFAULT_CROP_FRACTION):
     """Turns paths or arrays into the batch a classifier of side `size` takes.
 
     Every image goes through the evaluation transform (short side resized to
-    `size · 256/224`, then a centre crop), unless it is already `size` x
+    `size / crop_fraction`, then a centre crop), unless it is already `size` x
     `size`.
 
     Args:
         images: a path, a list of paths, an array `[H, W, 3]` or a batch
             `[N, H, W, 3]`, RGB in 0..255.
         size: int. The model's input side.
+        crop_fraction: float. The evaluation centre-crop fraction. Defaults
+            to `224/256`.
 
     Returns:
         `(batch, single)`: float32 `[N, size, size, 3]`, and whether a single
@@ -51,6 +53,6 @@ def load_images_for_model(images, size):
         if image.shape.rank != 3 or image.shape[-1] != 3:
             raise ValueError(f"Images must be [H, W, 3] RGB. Received shape {image.shape}.")
         if image.shape[0] != size or image.shape[1] != size:
-            image = resize_short_side_and_center_crop(image, size)
+            image = resize_short_side_and_center_crop(image, size, crop_fraction)
         batch.append(image)
     return tf.stack(batch).numpy(), single

@@ -22,8 +22,8 @@ def export_classifier(model, root, name, version, top_k=5, class_names=None, war
     - `serving_default(image_bytes: string [N])`: encoded JPEG / PNG / GIF /
       BMP / WebP images (`{"b64": ...}` over REST; the `_bytes` suffix tells TF
       Serving to decode base64). Each image is decoded to upright RGB (EXIF
-      orientation applied), its short side resized to `image_size · 256/224`
-      and centre-cropped, as in evaluation.
+      orientation applied), its short side resized to
+      `image_size / model.crop_fraction` and centre-cropped, as in evaluation.
     - `predict_images(images: float32 [N, H, W, 3])`: RGB pixels in 0..255,
       resized and centre-cropped the same way.
 
@@ -48,6 +48,7 @@ def export_classifier(model, root, name, version, top_k=5, class_names=None, war
     path = version_dir(root, name, version)
     names = names_to_return(class_names, model.class_names)
     size = model.image_size
+    crop_fraction = model.crop_fraction
     k = max(1, min(int(top_k), len(names)))
     name_table = tf.constant(names)
 
@@ -56,12 +57,12 @@ def export_classifier(model, root, name, version, top_k=5, class_names=None, war
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_bytes(image_bytes):
-        return postprocess(decode_image_batch(image_bytes, size))
+        return postprocess(decode_image_batch(image_bytes, size, crop_fraction))
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
     def serve_images(images):
         # One batch shares one size: a single batched resize and crop.
-        return postprocess(resize_short_side_and_center_crop(images, size))
+        return postprocess(resize_short_side_and_center_crop(images, size, crop_fraction))
 
     warmup_examples = shape_image_examples(size) if warmup else None
     return write_saved_model(model, path, serve_bytes, serve_images, name, warmup_examples)

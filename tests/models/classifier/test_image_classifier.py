@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.testing import run_serialization_test
 from tfvision.models.classifier import ImageClassifier
@@ -140,3 +141,44 @@ def test_fine_tuning_keeps_the_pretrained_batch_norm_frozen():
                for b, a in zip(trainable, model.backbone.trainable_weights))
     np.testing.assert_allclose(model(images, training=True), model(images, training=False),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_pretrained_backbone_that_trains_whole_trains_its_batch_norm():
+    # A MoCo or `shapes` backbone fine-tuned whole on new images: its moving
+    # statistics must follow the new images, or inference mode drifts from training.
+    model = ImageClassifier(["a", "b"], image_size=32, alpha=0.35, backbone_weights="shapes",
+                            hidden_units=(), freeze_backbone=False)
+    assert not model.freeze_batch_norm
+    norms = [layer for layer in model.backbone._flatten_layers()
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    before = [np.array(v) for layer in norms for v in layer.non_trainable_weights]
+    images = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+    model.compile(learning_rate=1e-3)
+    model.fit(images, np.array([0, 1] * 4), epochs=1, batch_size=8, verbose=0)
+    after = [np.array(v) for layer in norms for v in layer.non_trainable_weights]
+    assert all(not np.allclose(b, a) for b, a in zip(before, after))
+    frozen = ImageClassifier(["a", "b"], image_size=32, alpha=0.35, backbone_weights="shapes",
+                             hidden_units=(), freeze_backbone=False, freeze_batch_norm=True)
+    assert frozen.freeze_batch_norm
+
+
+def test_crop_fraction_is_kept_by_the_config_and_used_by_predict_top_k():
+    model = _classifier(image_size=32, hidden_units=(), crop_fraction=1.0, backbone_weights="shapes")
+    assert run_serialization_test(model).crop_fraction == 1.0
+    assert _classifier(image_size=32, hidden_units=()).crop_fraction == 224 / 256
+    with pytest.raises(ValueError, match="crop_fraction"):
+        _classifier(image_size=32, crop_fraction=0.0)
+    # Random head weights, so that the scores depend on what the model sees.
+    rng = np.random.default_rng(1)
+    for variable in model.trainable_weights:
+        if "kernel" in variable.path and variable.shape[-1] == len(NAMES):
+            variable.assign(rng.normal(0, 1.0, variable.shape).astype("float32"))
+    # A 64 px image: with crop_fraction 1 the model sees the whole image resized.
+    image = rng.uniform(0, 255, (64, 64, 3)).astype("float32")
+    scores, _ = model.predict_top_k(image, k=4)
+    whole = tf.image.resize(image[None], [32, 32], antialias=True)
+    centre = tf.image.resize(image[None, 4:60, 4:60], [32, 32], antialias=True)
+    expected = np.sort(model.predict(whole, verbose=0)[0])[::-1][:4]
+    cropped = np.sort(model.predict(centre, verbose=0)[0])[::-1][:4]
+    np.testing.assert_allclose(scores, expected, rtol=1e-5)
+    assert not np.allclose(scores, cropped, rtol=1e-3)

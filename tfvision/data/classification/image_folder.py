@@ -19,6 +19,7 @@ from tfvision.data.image_decoding import IMAGE_EXTENSIONS, decode_image, find_un
 from tfvision.data.classification.labeled_images import LabeledImages
 from tfvision.data.transforms import (
     DEFAULT_CROP_FRACTION,
+    DEFAULT_CROP_RATIO,
     DEFAULT_CROP_SCALE,
     DEFAULT_ROTATION_DEGREES,
 )
@@ -142,6 +143,8 @@ def image_folder(
     rotation_degrees=DEFAULT_ROTATION_DEGREES,
     crop_scale=DEFAULT_CROP_SCALE,
     crop_fraction=DEFAULT_CROP_FRACTION,
+    crop_ratio=DEFAULT_CROP_RATIO,
+    flip=True,
 ):
     """Loads one split of an image-folder dataset as batches of labelled images.
 
@@ -164,6 +167,8 @@ def image_folder(
         rotation_degrees: float, training rotation range. Defaults to `30`.
         crop_scale: training random-resized-crop area range. Defaults to `(0.08, 1.0)`.
         crop_fraction: evaluation centre-crop fraction. Defaults to `224/256`.
+        crop_ratio: training random-resized-crop aspect range. Defaults to `(3/4, 4/3)`.
+        flip: bool, random horizontal flip in training. Defaults to `True`.
 
     Returns:
         `LabeledImages` whose dataset yields `(float32 [B, S, S, 3] in 0..255, int32 [B])`.
@@ -206,5 +211,7 @@ def image_folder(
         rotation_degrees=rotation_degrees,
         crop_scale=crop_scale,
         crop_fraction=crop_fraction,
+        crop_ratio=crop_ratio,
+        flip=flip,
     )
     return LabeledImages(dataset, class_names, display_names, len(paths), skipped)

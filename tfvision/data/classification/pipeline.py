@@ -37,6 +37,7 @@ def classification_batches(
     crop_ratio=DEFAULT_CROP_RATIO,
     crop_fraction=DEFAULT_CROP_FRACTION,
     drop_remainder=False,
+    flip=True,
 ):
     """Turns `(source, label)` examples into batches of transformed images.
 
@@ -56,6 +57,7 @@ def classification_batches(
         crop_ratio: training random-resized-crop aspect range. Defaults to `(3/4, 4/3)`.
         crop_fraction: evaluation centre-crop fraction. Defaults to `224/256`.
         drop_remainder: bool, drop the last partial batch. Defaults to `False`.
+        flip: bool, random horizontal flip in training. Defaults to `True`.
 
     Returns:
         A prefetched `tf.data.Dataset` of `(float32 [B, S, S, 3], labels [B, ...])`.
@@ -79,6 +81,7 @@ def classification_batches(
             image = training_transform(
                 decode_fn(source), image_size, example_seed,
                 rotation_degrees=rotation_degrees, scale=crop_scale, ratio=crop_ratio,
+                flip=flip,
             )
             return image, label
 

@@ -9,7 +9,7 @@ from tfvision.data.synthetic.images import synthetic_images
 
 def classification_data(spec, split, image_size, batch_size, training=None, seed=None,
                         strict=False, crop_scale=None, num_images=1000,
-                        missing_test_uses_valid=False):
+                        missing_test_uses_valid=False, augmentation=None):
     """Loads one split of a classification dataset named by `spec`.
 
     The classification counterpart of `detection_data`: every recipe that reads
@@ -33,6 +33,10 @@ def classification_data(spec, split, image_size, batch_size, training=None, seed
         num_images: int. Images generated for `"shapes"`. Defaults to `1000`.
         missing_test_uses_valid: bool. For a folder without a `test` split,
             read `valid` instead. Defaults to `False`.
+        augmentation: optional `Augmentation` (see `augmentation_preset`): the
+            training rotation, crop and flip, and the evaluation crop. `None`
+            keeps the source's defaults; `crop_scale` still overrides its
+            crop area. Defaults to `None`.
 
     Returns:
         A `tfvision.data.LabeledImages`.
@@ -44,6 +48,8 @@ def classification_data(spec, split, image_size, batch_size, training=None, seed
     ['circle', 'cross']
     """
     options = dict(image_size=image_size, batch_size=batch_size, training=training)
+    if augmentation is not None:
+        options.update(augmentation.keywords())
     if crop_scale is not None:
         options["crop_scale"] = tuple(crop_scale)
     if spec == "shapes":

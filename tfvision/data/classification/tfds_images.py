@@ -9,6 +9,7 @@ from tfvision.data.image_decoding import decode_image
 from tfvision.data.classification.labeled_images import LabeledImages
 from tfvision.data.transforms import (
     DEFAULT_CROP_FRACTION,
+    DEFAULT_CROP_RATIO,
     DEFAULT_CROP_SCALE,
     DEFAULT_ROTATION_DEGREES,
 )
@@ -91,6 +92,8 @@ def tfds_images(
     rotation_degrees=DEFAULT_ROTATION_DEGREES,
     crop_scale=DEFAULT_CROP_SCALE,
     crop_fraction=DEFAULT_CROP_FRACTION,
+    crop_ratio=DEFAULT_CROP_RATIO,
+    flip=True,
 ):
     """Loads a TensorFlow Datasets classification split as batches of labelled images.
 
@@ -113,6 +116,8 @@ def tfds_images(
         rotation_degrees: float, training rotation range. Defaults to `30`.
         crop_scale: training random-resized-crop area range. Defaults to `(0.08, 1.0)`.
         crop_fraction: evaluation centre-crop fraction. Defaults to `224/256`.
+        crop_ratio: training random-resized-crop aspect range. Defaults to `(3/4, 4/3)`.
+        flip: bool, random horizontal flip in training. Defaults to `True`.
 
     Returns:
         `LabeledImages`; `class_names` from `info.features[label_key].names`.
@@ -160,6 +165,8 @@ def tfds_images(
         rotation_degrees=rotation_degrees,
         crop_scale=crop_scale,
         crop_fraction=crop_fraction,
+        crop_ratio=crop_ratio,
+        flip=flip,
     )
     display_names = display_names_for(class_names, category_names)
     return LabeledImages(dataset, class_names, display_names, num_examples)

@@ -6,7 +6,11 @@ from tfvision.data.classification.pipeline import classification_batches
 from tfvision.data.classification.labeled_images import LabeledImages
 from tfvision.data.synthetic.shape_drawing import SHAPE_CLASSES
 from tfvision.data.synthetic.scenes import generate_shapes, split_seed
-from tfvision.data.transforms import DEFAULT_CROP_FRACTION, DEFAULT_ROTATION_DEGREES
+from tfvision.data.transforms import (
+    DEFAULT_CROP_FRACTION,
+    DEFAULT_CROP_RATIO,
+    DEFAULT_ROTATION_DEGREES,
+)
 
 # Random-resized-crop area range for the shapes. With torchvision's (0.08, 1.0),
 # 38 % of crops keep less than half of the dominant object's box (measured on
@@ -28,6 +32,8 @@ def synthetic_images(
     rotation_degrees=DEFAULT_ROTATION_DEGREES,
     crop_scale=SHAPES_CROP_SCALE,
     crop_fraction=DEFAULT_CROP_FRACTION,
+    crop_ratio=DEFAULT_CROP_RATIO,
+    flip=True,
 ):
     """Generates the synthetic shapes in memory and batches them like an image folder.
 
@@ -53,6 +59,8 @@ def synthetic_images(
         crop_scale: training random-resized-crop area range. Defaults to
             `SHAPES_CROP_SCALE = (0.35, 1.0)`, which keeps the dominant object in view.
         crop_fraction: evaluation centre-crop fraction. Defaults to `224/256`.
+        crop_ratio: training random-resized-crop aspect range. Defaults to `(3/4, 4/3)`.
+        flip: bool, random horizontal flip in training. Defaults to `True`.
 
     Returns:
         `LabeledImages` with `class_names == display_names == list(SHAPE_CLASSES)`.
@@ -79,6 +87,8 @@ def synthetic_images(
         rotation_degrees=rotation_degrees,
         crop_scale=crop_scale,
         crop_fraction=crop_fraction,
+        crop_ratio=crop_ratio,
+        flip=flip,
     )
     names = list(SHAPE_CLASSES)
     return LabeledImages(dataset, names, list(names), int(num_images))

@@ -13,6 +13,10 @@ from tfvision.models.backbones import (
 )
 from tfvision.models.multi_worker import MultiWorkerTrainerMixin
 
+# torchvision's ImageNet evaluation crop (as in `tfvision.data.transforms`; models
+# import no data code).
+DEFAULT_CROP_FRACTION = 224 / 256
+
 
 @keras.saving.register_keras_serializable(package="tfvision")
 class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
@@ -57,10 +61,17 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
         freeze_batch_norm: bool or None. Run the backbone's batch norm in
             inference mode even while its layers train (the usual choice when
             fine-tuning pretrained weights). `None` means: when
-            `backbone_weights` is given. Defaults to `None`.
+            `backbone_weights` is given and `freeze_backbone` is true (a
+            backbone that trains whole, as from a MoCo pretraining, trains
+            its batch norm too). Defaults to `None`.
         normalization: str or None. The `ImageNormalization` mode the
             backbone expects; `None` takes the backbone's (see
             `backbone_normalization`). Defaults to `None`.
+        crop_fraction: float in (0, 1]. The evaluation centre crop that
+            `predict_top_k`, the recipe's evaluation and the export apply to
+            images of another size: the short side is resized to
+            `image_size / crop_fraction`, then cropped. `1.0` keeps the whole
+            image. Defaults to `224/256` (torchvision's ImageNet evaluation).
 
     Example:
 
@@ -84,6 +95,7 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
         multi_label=False,
         freeze_batch_norm=None,
         normalization=None,
+        crop_fraction=DEFAULT_CROP_FRACTION,
         **kwargs,
     ):
         class_names = [str(name) for name in class_names]
@@ -99,8 +111,14 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
                 "`trainable_backbone_layers` must be >= 0. "
                 f"Received: trainable_backbone_layers={trainable_backbone_layers}"
             )
+        if not 0.0 < float(crop_fraction) <= 1.0:
+            raise ValueError(
+                f"`crop_fraction` must be in (0, 1]. Received: crop_fraction={crop_fraction}"
+            )
         if freeze_batch_norm is None:
-            freeze_batch_norm = backbone_weights is not None
+            # Pretrained statistics stay while the backbone is (partly) frozen;
+            # a backbone that trains whole trains its batch norm too.
+            freeze_batch_norm = backbone_weights is not None and bool(freeze_backbone)
         if freeze_backbone and backbone_weights is None and not freeze_batch_norm:
             warnings.warn(
                 "The backbone is frozen with random weights, so only the head "
@@ -148,6 +166,7 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
         self.dropout = dropout
         self.multi_label = multi_label
         self.freeze_batch_norm = freeze_batch_norm
+        self.crop_fraction = float(crop_fraction)
         self.freeze_backbone = freeze_backbone
         self.trainable_backbone_layers = 0
         self.set_backbone_trainable(freeze_backbone, trainable_backbone_layers)
@@ -236,7 +255,7 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
         if k < 1:
             raise ValueError(f"`k` must be >= 1. Received: k={k}")
         k = min(k, len(self.class_names))
-        batch, single = load_images_for_model(images, self.image_size)
+        batch, single = load_images_for_model(images, self.image_size, self.crop_fraction)
         probabilities = self.predict(batch, batch_size=batch_size, verbose=0)
         order = np.argsort(-probabilities, axis=-1, kind="stable")[:, :k]  # [N, k]
         scores = np.take_along_axis(probabilities, order, axis=-1)
@@ -264,6 +283,7 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
             "multi_label": self.multi_label,
             "freeze_batch_norm": self.freeze_batch_norm,
             "normalization": self.normalization.mode,
+            "crop_fraction": self.crop_fraction,
         }
 
 
