@@ -38,8 +38,8 @@ def _add_train(sub):
         "--hidden-units",
         type=int,
         nargs="*",
-        default=[512],
-        help="hidden layer sizes of the head (default 512; the flag alone: a linear head)",
+        help="hidden layer sizes of the head; the flag alone: a linear head (default: linear "
+        "from --weights none, else 512)",
     )
     train.add_argument("--dropout", type=float, default=0.2, help="head dropout (default 0.2)")
     train.add_argument(
@@ -154,7 +154,7 @@ def run_train(args):
         image_size=args.image_size,
         weights=weights,
         train_backbone=args.train_backbone,
-        hidden_units=tuple(args.hidden_units),
+        hidden_units="auto" if args.hidden_units is None else tuple(args.hidden_units),
         dropout=args.dropout,
         learning_rates=args.learning_rate,
         sweep_epochs=args.sweep_epochs,

@@ -46,8 +46,9 @@ def _add_cotrain(commands):
                          ".weights.h5 file (default imagenet)")
     cotrain.add_argument("--train-backbone", action="store_true", help="train the backbones too")
     cotrain.add_argument("--image-size", type=int, default=224, help="input side (default 224)")
-    cotrain.add_argument("--hidden-units", type=int, nargs="*", default=[512],
-                         help="hidden layer sizes of each head (default 512)")
+    cotrain.add_argument("--hidden-units", type=int, nargs="*",
+                         help="hidden layer sizes of each head; the flag alone: linear heads "
+                         "(default: linear from --weights none with --train-backbone, else 512)")
     cotrain.add_argument("--dropout", type=float, default=0.2, help="head dropout (default 0.2)")
     cotrain.add_argument("--learning-rate", type=float, default=0.001, help="(default 0.001)")
     cotrain.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
@@ -138,7 +139,8 @@ def run_cotrain(args):
         k=args.k if args.k is not None else args.k_fraction, rounds=args.rounds,
         epochs_per_round=args.epochs_per_round, arch=args.arch, image_size=args.image_size,
         alpha=args.alpha, weights=weights, train_backbone=args.train_backbone,
-        hidden_units=tuple(args.hidden_units), dropout=args.dropout,
+        hidden_units="auto" if args.hidden_units is None else tuple(args.hidden_units),
+        dropout=args.dropout,
         learning_rate=args.learning_rate, batch_size=args.batch_size,
         steps_per_epoch=args.steps_per_epoch, class_balanced=not args.no_class_balance,
         early_stopping_patience=args.patience, num_shapes=args.num_shapes,

@@ -16,15 +16,15 @@ from tfvision.data.category_names import display_names_for
 from tfvision.data.classification.augment_presets import augmentation_preset
 from tfvision.data.classification.sources import classification_data
 from tfvision.models.classifier.image_classifier import ImageClassifier
+from tfvision.recipes.classifier_options import (
+    SMALL_FROM_SCRATCH_SIDE,
+    classifier_optimizer,
+    resolve_hidden_units,
+)
 from tfvision.training.callbacks import training_callbacks
 from tfvision.training.checkpoints import load_checkpoint, read_checkpoint_state
 from tfvision.training.distribution import prepare_run, shard_by_data
 from tfvision.training.lr_sweep import learning_rate_sweep
-
-
-# From random weights, smaller inputs leave the stride-32 backbones a 1x1 last map
-# (digits of `make quality`, 15 epochs: test top-1 0.30 at 32 px, 0.80 at 64 px).
-SMALL_FROM_SCRATCH_SIDE = 64
 
 
 def load_split(data, split, image_size, batch_size, training=None, seed=None, strict=False,
@@ -41,38 +41,6 @@ def load_split(data, split, image_size, batch_size, training=None, seed=None, st
                                strict=strict, augmentation=augmentation)
 
 
-def classifier_optimizer(learning_rate, steps, schedule="cosine", warmup_steps=0,
-                         weight_decay=0.0):
-    """The optimizer of a classifier run: Adam, or AdamW with `weight_decay`.
-
-    Args:
-        learning_rate: float, the peak rate.
-        steps: int, the optimizer steps of the whole run (the cosine's length).
-        schedule: `"cosine"` (a linear warm-up over `warmup_steps`, then a
-            cosine decay to 0 at `steps`) or `"constant"` (for
-            `ReduceLROnPlateau`). Defaults to `"cosine"`.
-        warmup_steps: int. Defaults to `0`.
-        weight_decay: float, AdamW's decoupled weight decay; `0` for Adam.
-
-    Returns:
-        A `keras.optimizers.Optimizer`.
-    """
-    if schedule not in ("cosine", "constant"):
-        raise ValueError(f"`schedule` must be 'cosine' or 'constant'. Received: {schedule!r}")
-    rate = float(learning_rate)
-    if schedule == "cosine":
-        warmup_steps = min(int(warmup_steps), max(0, int(steps) - 1))
-        if warmup_steps:
-            rate = keras.optimizers.schedules.CosineDecay(
-                0.0, max(1, int(steps) - warmup_steps), warmup_target=rate,
-                warmup_steps=warmup_steps)
-        else:
-            rate = keras.optimizers.schedules.CosineDecay(rate, max(1, int(steps)))
-    if weight_decay:
-        return keras.optimizers.AdamW(rate, weight_decay=float(weight_decay))
-    return keras.optimizers.Adam(rate)
-
-
 def train_classifier(
     data,
     save_dir,
@@ -81,7 +49,7 @@ def train_classifier(
     image_size=224,
     weights="imagenet",
     train_backbone=False,
-    hidden_units=(512,),
+    hidden_units="auto",
     dropout=0.2,
     learning_rates=(1e-3,),
     sweep_epochs=1,
@@ -138,6 +106,8 @@ def train_classifier(
     - `early_stopping_patience="auto"`: 5 epochs with `"plateau"`, none with
       `"cosine"` (a cosine run ends where it was told to; `best.keras` holds
       the best epoch either way).
+    - `hidden_units="auto"`: a linear head from random weights, else one
+      hidden layer of 512 (see `resolve_hidden_units`).
     - `freeze_batch_norm=None`: see `ImageClassifier`.
 
     `strategy="mirrored"` (see `tfvision.training.distribution_strategy`)
@@ -196,7 +166,7 @@ def train_classifier(
                 alpha=alpha,
                 backbone_weights=weights,
                 freeze_backbone=not train_backbone,
-                hidden_units=hidden_units,
+                hidden_units=resolve_hidden_units(hidden_units, from_scratch),
                 dropout=dropout,
                 freeze_batch_norm=freeze_batch_norm,
                 crop_fraction=augmentation.crop_fraction,
@@ -217,7 +187,8 @@ def train_classifier(
                 warmup_steps=steps_per_epoch * warmup_epochs, weight_decay=weight_decay))
         callback_options = dict(
             early_stopping_patience=early_stopping_patience, resume=resume,
-            reduce_lr_patience=2 if schedule == "plateau" else None, datasets=[train.dataset])
+            reduce_lr_patience=2 if schedule == "plateau" else None, datasets=[train.dataset],
+            precise_batch_norm=train.dataset)
         history = {}
         if not done or done < epochs:
             fit = model.fit(

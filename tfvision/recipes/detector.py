@@ -154,7 +154,7 @@ def train_detector(
             return training_callbacks(
                 save_dir, monitor="val_loss", mode="min",
                 early_stopping_patience=early_stopping_patience, reduce_lr_patience=None,
-                resume=resume, datasets=[train.dataset],
+                resume=resume, datasets=[train.dataset], precise_batch_norm=train.dataset,
             )
 
         if done and done >= epochs:

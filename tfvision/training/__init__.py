@@ -12,6 +12,10 @@ from tfvision.training.grouped_optimizer import GroupedOptimizer
 from tfvision.training.lr_sweep import SweepResult, learning_rate_sweep
 from tfvision.models.multi_worker import MultiWorkerTrainerMixin
 from tfvision.training.one_cycle import OneCycleSchedule
+from tfvision.training.precise_batch_norm import (
+    PreciseBatchNorm,
+    recompute_batch_norm_statistics,
+)
 from tfvision.training.run_options import RunOptions
 from tfvision.training.setup import configure_run
 
@@ -20,6 +24,7 @@ __all__ = [
     "GroupedOptimizer",
     "MultiWorkerTrainerMixin",
     "OneCycleSchedule",
+    "PreciseBatchNorm",
     "RunOptions",
     "SweepResult",
     "configure_run",
@@ -27,6 +32,7 @@ __all__ = [
     "learning_rate_sweep",
     "load_checkpoint",
     "read_checkpoint_state",
+    "recompute_batch_norm_statistics",
     "save_checkpoint",
     "training_callbacks",
     "worker_save_dir",

@@ -10,6 +10,7 @@ from tfvision.data.epoch_seeds import epoch_seeds_callbacks
 from tfvision.training.atomic_write import atomic_write
 from tfvision.training.backup import TrainingBackup
 from tfvision.training.checkpoints import CheckpointCallback
+from tfvision.training.precise_batch_norm import PreciseBatchNorm
 from tfvision.visualization.training_curves import plot_training_curves
 
 
@@ -72,6 +73,7 @@ def training_callbacks(
     tensorboard=True,
     resume=True,
     datasets=(),
+    precise_batch_norm=None,
 ):
     """Checkpoints, resume, early stopping, LR on plateau, logs and plots.
 
@@ -100,6 +102,10 @@ def training_callbacks(
             augmentation follow the epoch number `fit` is at (see
             `tfvision.data.epoch_seeds`), so a resumed run sees the batches an
             uninterrupted one would have. Defaults to `()`.
+        precise_batch_norm: optional training `tf.data.Dataset`: after every
+            epoch, before validation, batch norm's moving statistics are
+            recomputed on its first batches with the epoch's final weights
+            (see `PreciseBatchNorm`). Defaults to `None`.
 
     Returns:
         A list of `keras.callbacks.Callback`.
@@ -125,7 +131,9 @@ def training_callbacks(
                 monitor=monitor, mode=mode, factor=0.2, patience=reduce_lr_patience
             )
         )
-    callbacks = epoch_seeds_callbacks(datasets) + [
+    # Before validation, checkpoints and backups: they all see the recomputed statistics.
+    precise = [] if precise_batch_norm is None else [PreciseBatchNorm(precise_batch_norm)]
+    callbacks = epoch_seeds_callbacks(datasets) + precise + [
         # The epoch's row is written before the epoch counts as done (backup),
         # so a kill between the two repeats the epoch and replaces the row.
         HistoryCSVLogger(csv_path),

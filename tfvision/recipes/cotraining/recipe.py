@@ -14,6 +14,7 @@ from tfvision.data.views.manifest import read_two_view_manifest
 from tfvision.data.synthetic.shapes_views import shapes_two_views
 from tfvision.models.classifier.image_classifier import ImageClassifier
 from tfvision.models.cotraining.cotraining_model import CoTraining
+from tfvision.recipes.classifier_options import resolve_hidden_units
 from tfvision.recipes.cotraining.round_backup import RoundBackup
 from tfvision.recipes.cotraining.rounds import fit_rounds
 from tfvision.recipes.cotraining.view_callbacks import PerViewPlateau
@@ -33,9 +34,14 @@ def load_two_view_data(manifest, num_shapes=1000, seed=0, strict=False):
 
 
 def build_cotraining(class_names, arch="mobilenet_v2", image_size=224, alpha=1.0,
-                     weights="imagenet", train_backbone=False, hidden_units=(512,),
+                     weights="imagenet", train_backbone=False, hidden_units="auto",
                      dropout=0.2, learning_rate=1e-3):
-    """Two `ImageClassifier`s (one per view) in a compiled `CoTraining`."""
+    """Two `ImageClassifier`s (one per view) in a compiled `CoTraining`.
+
+    `hidden_units="auto"`: linear heads from random weights, else one hidden
+    layer of 512 (see `tfvision.recipes.classifier_options.resolve_hidden_units`).
+    """
+    hidden_units = resolve_hidden_units(hidden_units, weights is None and train_backbone)
     models = [
         ImageClassifier(class_names, backbone=arch, image_size=image_size, alpha=alpha,
                         backbone_weights=weights, freeze_backbone=not train_backbone,
@@ -65,7 +71,7 @@ def _json_value(value):
 def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0.2,
                      valid_fraction=0.125, k=0.01, rounds=10, epochs_per_round=3,
                      arch="mobilenet_v2", image_size=224, alpha=1.0, weights="imagenet",
-                     train_backbone=False, hidden_units=(512,), dropout=0.2,
+                     train_backbone=False, hidden_units="auto", dropout=0.2,
                      learning_rate=1e-3, batch_size=32, steps_per_epoch=None,
                      class_balanced=True, early_stopping_patience=3, reduce_lr_patience=2,
                      num_shapes=1000, seed=None, mixed_precision="off", require_gpu=False,

@@ -28,6 +28,7 @@ from tfvision.recipes.cotraining.round_backup import (
 from tfvision.recipes.cotraining.pseudo_labels import exchange_pseudo_labels, resolve_k
 from tfvision.recipes.cotraining.view_callbacks import PerViewPlateau
 from tfvision.training.distribution import shard_by_data
+from tfvision.training.precise_batch_norm import PreciseBatchNorm
 
 
 @dataclasses.dataclass
@@ -194,13 +195,17 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
         steps = steps_per_epoch or max(1, math.ceil(largest / batch_size))
         train = training_dataset(samples, train_sets, image_size, batch_size,
                                  None if seed is None else seed + 10 * round_number, crop_scale)
+        # Batch norm is recomputed on the round's first batches after every epoch,
+        # in a resumed round too.
+        precise_batch_norm = PreciseBatchNorm(shard_by_data(train))
         # A resumed round: the batches its first `done` epochs used are skipped.
         train = shard_by_data(train.skip(done * steps) if done else train)
         saver = keras.callbacks.LambdaCallback(on_epoch_end=save_epoch)
         fit = cotraining.fit(train, steps_per_epoch=steps, initial_epoch=done,
                              epochs=done if state["stopped"] else int(epochs_per_round),
                              validation_data=valid,
-                             callbacks=[plateau, saver, *(callbacks or [])], verbose=verbose)
+                             callbacks=[precise_batch_norm, plateau, saver,
+                                        *(callbacks or [])], verbose=verbose)
         trained = done + len(fit.history.get("loss0", []))
         record = {
             "round": round_number,

@@ -18,6 +18,7 @@ from tfvision.recipes.moco.linear_probe import probe_encoder
 from tfvision.training.callbacks import HistoryCSVLogger, TrainingCurvesCallback
 from tfvision.training.checkpoints import CheckpointCallback, load_checkpoint, read_checkpoint_state
 from tfvision.training.distribution import prepare_run, shard_by_data
+from tfvision.training.precise_batch_norm import PreciseBatchNorm
 
 BACKBONE_FILE = "backbone.weights.h5"
 
@@ -211,7 +212,8 @@ def pretrain_moco(
         if done < epochs:
             # The pairs' shuffle and augmentation follow the epoch number, so a
             # resumed run sees the batches of an uninterrupted one.
-            callbacks = epoch_seeds_callbacks([pairs]) + _callbacks(
+            # Precise batch norm before the kNN monitor and the checkpoints.
+            callbacks = epoch_seeds_callbacks([pairs]) + [PreciseBatchNorm(pairs)] + _callbacks(
                 save_dir, data, image_size, knn_every, knn_images, knn_k, knn_temperature, seed,
                 verbose, resume,
             ) + list(callbacks)
