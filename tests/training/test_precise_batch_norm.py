@@ -78,3 +78,18 @@ def test_layers_unfrozen_later_are_recomputed_too():
     frozen.trainable = True
     recompute_batch_norm_statistics(model, batches, inputs=lambda x: x)
     assert not np.allclose(frozen.moving_mean, 0.0)
+
+
+def test_training_callbacks_put_it_before_the_logs_and_checkpoints(tmp_path):
+    # The classifier and detector recipes reach it through `training_callbacks`.
+    from tfvision.training.callbacks import training_callbacks
+    from tfvision.training.checkpoints import CheckpointCallback
+
+    data = tf.data.Dataset.from_tensor_slices(np.zeros((4, 4), "float32")).batch(2)
+    callbacks = training_callbacks(str(tmp_path), tensorboard=False, precise_batch_norm=data)
+    kinds = [type(callback) for callback in callbacks]
+    assert kinds.count(PreciseBatchNorm) == 1
+    assert kinds.index(PreciseBatchNorm) < kinds.index(CheckpointCallback)
+    assert callbacks[kinds.index(PreciseBatchNorm)].dataset is data
+    plain = training_callbacks(str(tmp_path / "plain"), tensorboard=False)
+    assert PreciseBatchNorm not in [type(callback) for callback in plain]

@@ -38,10 +38,11 @@ def recompute_batch_norm_statistics(model, dataset, num_batches=20, inputs=_firs
     """Replaces every training batch norm's moving statistics by their mean over batches.
 
     Each batch runs through `model(x, training=True)` (traced once per model),
-    with each layer's momentum set so that the moving statistics end as the plain average of the
-    batches' statistics (batch `i` of `n` weighs `1/n`), and nothing else of
-    the model changes. Layers that do not train (a frozen pretrained
-    backbone) keep their statistics.
+    with each layer's momentum set so that the moving statistics end as the
+    plain average of the batches' statistics (batch `i` of `n` weighs `1/n`).
+    No weight changes otherwise (dropout's random generators do advance).
+    Layers that do not train (a frozen pretrained backbone) keep their
+    statistics.
 
     Args:
         model: a built `keras.Model`.

@@ -197,7 +197,7 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
                                  None if seed is None else seed + 10 * round_number, crop_scale)
         # Batch norm is recomputed on the round's first batches after every epoch,
         # in a resumed round too.
-        precise_batch_norm = PreciseBatchNorm(shard_by_data(train))
+        precise_batch_norm = PreciseBatchNorm(train)
         # A resumed round: the batches its first `done` epochs used are skipped.
         train = shard_by_data(train.skip(done * steps) if done else train)
         saver = keras.callbacks.LambdaCallback(on_epoch_end=save_epoch)
