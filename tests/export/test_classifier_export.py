@@ -111,3 +111,22 @@ def test_tensor_signature_resizes_a_batch_like_predict_top_k(exported):
     scores, names = model.predict_top_k(batch, k=2)
     np.testing.assert_allclose(out["scores"].numpy(), scores, atol=1e-5)
     assert [[c.decode() for c in row] for row in out["classes"].numpy()] == names
+
+
+def test_the_export_takes_the_models_evaluation_crop(tmp_path):
+    import tensorflow as tf
+
+    # Pretrained features and a random head: the scores depend on what the model sees.
+    model = ImageClassifier(["circle", "square", "star"], image_size=32, alpha=0.35,
+                            backbone_weights="shapes", hidden_units=(), crop_fraction=1.0)
+    rng = np.random.default_rng(2)
+    for variable in model.trainable_weights:
+        if "kernel" in variable.path:
+            variable.assign(rng.normal(0, 1.0, variable.shape).astype("float32"))
+    path = export_classifier(model, str(tmp_path), "whole", 1, top_k=3, warmup=False)
+    pixels = rng.uniform(0, 255, (1, 48, 64, 3)).astype("float32")
+    out = tf.saved_model.load(path).signatures["predict_images"](images=tf.constant(pixels))
+    whole, _ = load_images_for_model(pixels, 32, crop_fraction=1.0)
+    centre, _ = load_images_for_model(pixels, 32)
+    np.testing.assert_allclose(out["probabilities"], model.predict(whole, verbose=0), atol=1e-5)
+    assert not np.allclose(out["probabilities"], model.predict(centre, verbose=0), atol=1e-3)
