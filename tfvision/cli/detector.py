@@ -66,6 +66,11 @@ def _add_train(sub):
     train.add_argument("--train-images", type=int, help="images of the built-in train split")
     train.add_argument("--valid-images", type=int, help="images of the built-in valid split")
     train.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    train.add_argument(
+        "--no-flip", action="store_true",
+        help="no horizontal flips among the augmentations: for classes that mirroring "
+             "changes, such as digits or text",
+    )
     add_run_arguments(train)
     train.set_defaults(run=run_train)
 
@@ -119,6 +124,7 @@ def run_train(args):
         num_train_images=args.train_images,
         num_valid_images=args.valid_images,
         augment=not args.no_augment,
+        flip=not args.no_flip,
         **run_options(args).keywords(),
     )
     if history.get("val_loss"):

@@ -62,6 +62,16 @@ def _add_pretrain(sub):
     pretrain.add_argument("--knn-every", type=int, default=1,
                           help="kNN monitor every N epochs, 0 to skip (default 1)")
     pretrain.add_argument("--knn-k", type=int, default=200, help="kNN neighbours (default 200)")
+    views = pretrain.add_argument_group("view augmentation (default: MoCo v2's; the shapes' own)")
+    views.add_argument("--crop-scale", type=float, nargs=2, metavar=("MIN", "MAX"),
+                       help="area fraction range of the random resized crop (default 0.2 1.0)")
+    views.add_argument("--grayscale-probability", type=float,
+                       help="share of grey views (default 0.2); 1 where colour says nothing "
+                            "about the class")
+    views.add_argument("--rotation", type=float, metavar="DEGREES",
+                       help="largest rotation either way, 0 for none (default 30)")
+    views.add_argument("--no-flip", dest="flip", action="store_const", const=False,
+                       help="no horizontal flip (digits, text, anything a mirror changes)")
     add_run_arguments(pretrain)
     pretrain.set_defaults(run=run_pretrain)
 
@@ -98,8 +108,11 @@ def _add_linear_probe(sub):
 
 
 def run_pretrain(args):
+    from tfvision.data.pairs.augmentation import view_augmentation
     from tfvision.recipes.moco.recipe import BACKBONE_FILE, pretrain_moco
 
+    augmentation = view_augmentation(args.data, args.crop_scale, args.grayscale_probability,
+                                     args.rotation, args.flip)
     _, history = pretrain_moco(
         args.data, args.save_dir, arch=args.arch, alpha=args.alpha, image_size=args.image_size,
         epochs=args.epochs, batch_size=args.batch_size, queue_size=args.queue_size,
@@ -108,7 +121,7 @@ def run_pretrain(args):
         hidden_dims=(args.hidden_dim,) if args.head == "mlp" else (),
         learning_rate=args.learning_rate, weight_decay=args.weight_decay,
         milestones=args.milestones, num_images=args.num_images, knn_every=args.knn_every,
-        knn_k=args.knn_k, **run_options(args).keywords(),  # no --seed: MoCo's default, 0
+        knn_k=args.knn_k, augmentation=augmentation, **run_options(args).keywords(),  # no --seed: MoCo's default, 0
     )
     measured = [value for value in history.get("knn_accuracy", []) if value == value]  # not NaN
     if measured:

@@ -59,7 +59,12 @@ from tfvision.data.transforms import (
     rotate,
     training_transform,
 )
-from tfvision.data.pairs.augmentation import SHAPES_AUGMENTATION, PairAugmentation, augment_view
+from tfvision.data.pairs.augmentation import (
+    SHAPES_AUGMENTATION,
+    PairAugmentation,
+    augment_view,
+    view_augmentation,
+)
 from tfvision.data.pairs.positive_pairs import positive_pairs, positive_pairs_dataset
 from tfvision.data.views.manifest import read_two_view_manifest, write_two_view_manifest
 from tfvision.data.views.samples import TwoViewSamples, two_view_files, two_view_folders

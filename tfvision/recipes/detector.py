@@ -56,6 +56,7 @@ def train_detector(
     num_train_images=None,
     num_valid_images=None,
     augment=True,
+    flip=True,
     early_stopping_patience=None,
     seed=None,
     mixed_precision="off",
@@ -118,6 +119,9 @@ def train_detector(
         num_train_images, num_valid_images: int or None, split sizes of the
             built-in data. Defaults to `None`.
         augment: bool, training augmentation. Defaults to `True`.
+        flip: bool, random horizontal flips among the augmentations; `False`
+            for classes that mirroring changes (digits, text, arrows). Defaults
+            to `True`.
         early_stopping_patience: int or None. Defaults to `None`.
         seed, mixed_precision, require_gpu, deterministic, strategy, resume,
             verbose: the run options (see `tfvision.training.RunOptions`);
@@ -136,7 +140,7 @@ def train_detector(
     # Model, optimizers and metrics are made inside the scope: mirrored variables.
     with distribution.scope():
         train = detection_data(data, "train", image_size, batch_size, training=augment,
-                               seed=seed, num_images=num_train_images)
+                               seed=seed, num_images=num_train_images, flip=flip)
         valid = detection_data(data, "valid", image_size, batch_size, training=False,
                                num_images=num_valid_images)
         # Every worker builds the same batches and keeps its share of each.

@@ -242,3 +242,23 @@ def test_shapes_spec_is_the_built_in_data():
     assert data.num_examples == 5 and images.shape == (5, 48, 48, 3)
     np.testing.assert_allclose(boxes, expected["boxes"], atol=1e-6)
     np.testing.assert_array_equal(labels, expected["labels"])
+
+
+@pytest.mark.parametrize("flip", [True, False])
+def test_flip_false_never_mirrors_training_boxes(tmp_path, flip):
+    # One box in the left fifth of each image: rotation (±5°) and crop / zoom
+    # keep its centre in the left half, so only a flip moves it to the right.
+    sizes = {f"{i}.png": (40, 80) for i in range(16)}
+    _write_images(tmp_path / "img", sizes)
+    ann = _coco(tmp_path, [
+        {"id": i + 1, "image_id": i + 1, "category_id": 7, "bbox": [4, 10, 12, 20]}
+        for i in range(16)
+    ], images=[{"id": i + 1, "file_name": f"{i}.png"} for i in range(16)])
+    data = detection_data(f"coco:{ann}:{tmp_path / 'img'}", "train", 32, 16, training=True,
+                          seed=0, flip=flip)
+    _, boxes, labels = _batch(data)
+    kept = boxes[labels >= 0]
+    centres = (kept[:, 1] + kept[:, 3]) / 2
+    assert len(centres) >= 8  # a zoom-in may crop a box out
+    mirrored = int(np.sum(centres > 0.5))
+    assert (mirrored >= 3) if flip else (mirrored == 0)

@@ -10,7 +10,7 @@ from tfvision.data import (
     positive_pairs,
     write_image_folder,
 )
-from tfvision.data.pairs.augmentation import gaussian_blur
+from tfvision.data.pairs.augmentation import SHAPES_AUGMENTATION, gaussian_blur, view_augmentation
 
 NOTHING = PairAugmentation(
     crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), rotation_probability=0.0,
@@ -63,6 +63,27 @@ def test_each_augmentation_applies_with_probability_one(change, check):
     view = augment_view(image, 32, seed=[4, 5],
                         augmentation=dataclasses.replace(NOTHING, **change)).numpy()
     assert check(view, image)
+
+
+def test_view_augmentation_changes_only_the_given_settings():
+    assert view_augmentation("shapes") == SHAPES_AUGMENTATION
+    assert view_augmentation("images/") == PairAugmentation()
+    changed = view_augmentation("images/", crop_scale=[0.5, 1.0], grayscale_probability=1.0,
+                                rotation_degrees=0, flip=False)
+    assert changed == PairAugmentation(crop_scale=(0.5, 1.0), grayscale_probability=1.0,
+                                       rotation_degrees=0.0, flip_probability=0.0)
+    assert view_augmentation("shapes", flip=False).hue == SHAPES_AUGMENTATION.hue
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(crop_scale=(0.0, 1.0)), "crop_scale=(0.0, 1.0)"),
+    (dict(crop_scale=(0.8, 0.5)), "crop_scale=(0.8, 0.5)"),
+    (dict(rotation_degrees=-5.0), "rotation_degrees=-5.0"),
+    (dict(grayscale_probability=1.5), "grayscale_probability=1.5"),
+])
+def test_bad_view_settings_are_clear_errors(change, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        PairAugmentation(**change)
 
 
 def test_gaussian_blur_equals_numpy_reference():

@@ -84,6 +84,9 @@ def test_bad_arguments_exit_with_a_message(tmp_path, capsys):
     assert code == 2 and "bn_splits=2" in capsys.readouterr().err
     code = main(["moco", "pretrain", str(tmp_path / "missing"), "--save-dir", str(tmp_path)])
     assert code == 2 and "Image folder not found" in capsys.readouterr().err
+    for flag, value in (("--crop-scale", ["0.9", "0.3"]), ("--grayscale-probability", ["2"])):
+        code = main(["moco", "pretrain", "shapes", "--save-dir", str(tmp_path), flag, *value])
+        assert code == 2 and flag[2:].replace("-", "_") in capsys.readouterr().err
 
 
 def test_pretrained_backbone_loads_into_mobilenet_the_classifier_and_the_detector(tmp_path):

@@ -211,6 +211,7 @@ def annotated_image_data(
     seed,
     max_boxes,
     num_images,
+    flip=True,
 ):
     """Detection batches from parsed records; see the module docstring for the steps.
 
@@ -229,6 +230,7 @@ def annotated_image_data(
         max_boxes: int, padded box count `M`, or `None` for the most boxes of
             an image (at least 1).
         num_images: int or `None`, keep only the first `num_images` records.
+        flip: bool, random horizontal flips in training. Defaults to `True`.
 
     Returns:
         `DetectionData` yielding `(float32 [B, S, S, 3], {"boxes": float32
@@ -269,5 +271,6 @@ def annotated_image_data(
         max_boxes=max_boxes,
         seed=seed,
         num_examples=len(paths),
+        flip=flip,
     )
     return DetectionData(dataset, list(class_names), len(paths), problems.total)

@@ -161,6 +161,7 @@ def coco_detection(
     max_boxes=None,
     strict=False,
     num_images=None,
+    flip=True,
 ):
     """Loads a COCO-format JSON file and its image folder as padded detection batches.
 
@@ -178,6 +179,8 @@ def coco_detection(
         max_boxes: int, padded box count `M`; defaults to the most boxes of an image.
         strict: bool, raise at the first bad annotation or image. Defaults to `False`.
         num_images: optional int, use only the first images of the file.
+        flip: bool, random horizontal flips in training (off for digits, text
+            and other objects that mirroring changes). Defaults to `True`.
 
     Returns:
         `DetectionData` yielding `(float32 [B, S, S, 3], {"boxes": [B, M, 4],
@@ -196,6 +199,6 @@ def coco_detection(
         raise ValueError(f"{annotation_file} lists no categories.")
     return annotated_image_data(
         records, image_dir, "xywh", class_names, problems, num_annotations, image_size,
-        batch_size, training, seed, max_boxes, num_images,
+        batch_size, training, seed, max_boxes, num_images, flip=flip,
     )
 

@@ -132,6 +132,7 @@ def csv_detection(
     strict=False,
     num_images=None,
     class_source=None,
+    flip=True,
 ):
     """Loads a detection CSV and its image folder as padded detection batches.
 
@@ -147,6 +148,8 @@ def csv_detection(
         num_images: optional int, use only the first rows.
         class_source: str, the CSV whose labels define the classes (the training
             split's). Defaults to `csv_file`.
+        flip: bool, random horizontal flips in training (off for digits, text
+            and other objects that mirroring changes). Defaults to `True`.
 
     Returns:
         `DetectionData` yielding `(float32 [B, S, S, 3], {"boxes": [B, M, 4],
@@ -163,5 +166,5 @@ def csv_detection(
     )
     return annotated_image_data(
         records, image_dir, "yxyx", class_names, problems, num_annotations, image_size,
-        batch_size, training, seed, max_boxes, num_images,
+        batch_size, training, seed, max_boxes, num_images, flip=flip,
     )

@@ -57,11 +57,13 @@ class DetectionData:
         return len(self.class_names)
 
 
-def _training_augmentation(image, boxes, labels, seed, rotation_degrees, crop_scale, lighting):
+def _training_augmentation(image, boxes, labels, seed, flip, rotation_degrees, crop_scale,
+                           lighting):
     flip_seed, rotation_seed, lighting_seed, crop_seed = tf.unstack(
         tf.random.experimental.stateless_split(seed, num=4)
     )
-    image, boxes, labels = random_flip_horizontal(image, boxes, labels, flip_seed)
+    if flip:
+        image, boxes, labels = random_flip_horizontal(image, boxes, labels, flip_seed)
     if rotation_degrees:
         image, boxes, labels = random_rotation_with_boxes(
             image, boxes, labels, rotation_degrees, rotation_seed
@@ -88,6 +90,7 @@ def detection_batches(
     seed=None,
     shuffle=None,
     num_examples=None,
+    flip=True,
     rotation_degrees=DEFAULT_DETECTION_ROTATION_DEGREES,
     crop_scale=DEFAULT_CROP_ZOOM_SCALE,
     lighting=(0.2, 0.2),
@@ -107,6 +110,9 @@ def detection_batches(
         seed: optional int, seeds shuffling and augmentation.
         shuffle: bool; defaults to `training`.
         num_examples: optional int, sizes the shuffle buffer (capped at 16384).
+        flip: bool, random horizontal flips in training. Turn them off where a
+            mirrored object is another class or none (digits, text, arrows).
+            Defaults to `True`.
         rotation_degrees: float, maximum training rotation; 0 turns it off.
             Defaults to `5`.
         crop_scale: `(min, max)` window side of `random_crop_zoom`, or `None` to
@@ -143,7 +149,7 @@ def detection_batches(
         if training:  # boxes are relative: scaling a huge image down first leaves them
             image = limit_short_side(image, TRAINING_SIDE_LIMIT * int(image_size))
             image, boxes, labels = _training_augmentation(
-                image, boxes, labels, example_seed, rotation_degrees, crop_scale, lighting
+                image, boxes, labels, example_seed, flip, rotation_degrees, crop_scale, lighting
             )
         image, boxes, labels = resize(image, boxes, labels, int(image_size))
         boxes, labels, _ = sanitize_boxes(boxes, labels, min_area=min_box_area)
@@ -168,6 +174,7 @@ def synthetic_detection(
     max_objects=4,
     max_boxes=None,
     shuffle=None,
+    flip=True,
     rotation_degrees=DEFAULT_DETECTION_ROTATION_DEGREES,
     crop_scale=DEFAULT_CROP_ZOOM_SCALE,
     drop_remainder=None,
@@ -188,6 +195,7 @@ def synthetic_detection(
         max_objects: int. Defaults to `4`.
         max_boxes: int, padded box count `M`; defaults to `max_objects`.
         shuffle: bool; defaults to `training`.
+        flip: bool, random horizontal flips in training. Defaults to `True`.
         rotation_degrees: float, training rotation range. Defaults to `5`.
         crop_scale: training crop / zoom range, or `None`. Defaults to `(0.5, 1.5)`.
         drop_remainder: bool; defaults to `training`.
@@ -216,6 +224,7 @@ def synthetic_detection(
         seed=seed,
         shuffle=shuffle,
         num_examples=int(num_images),
+        flip=flip,
         rotation_degrees=rotation_degrees,
         crop_scale=crop_scale,
         drop_remainder=drop_remainder,

@@ -52,6 +52,7 @@ def detection_data(
     max_boxes=None,
     strict=False,
     num_images=None,
+    flip=True,
 ):
     """Loads one split of a detection dataset named by `spec` as padded batches.
 
@@ -82,6 +83,8 @@ def detection_data(
         strict: bool, raise at the first bad annotation or image. Defaults to `False`.
         num_images: optional int, examples to use; for shapes the split size
             (defaults to 2000 / 300 / 300).
+        flip: bool, random horizontal flips in training: turn them off where a
+            mirrored object is another class or none (digits, text). Defaults to `True`.
 
     Returns:
         `DetectionData(dataset, class_names, num_examples, dropped_boxes)`; the
@@ -111,11 +114,11 @@ def detection_data(
             )
         return synthetic_detection(
             num_images or SHAPES_SPLIT_SIZES[split], split, image_size, batch_size,
-            training=training, seed=0 if seed is None else seed, max_boxes=max_boxes,
+            training=training, seed=0 if seed is None else seed, max_boxes=max_boxes, flip=flip,
         )
     if spec in VOC_NAMES:
         return voc_detection(spec, split, image_size, batch_size, training=training,
-                             seed=seed, max_boxes=max_boxes, num_images=num_images)
+                             seed=seed, max_boxes=max_boxes, num_images=num_images, flip=flip)
     kind = spec.partition(":")[0]
     if kind not in ("coco", "csv", "voc"):
         raise ValueError(f"`spec` must be one of {_SPEC_HELP}. Received: spec={spec!r}")
@@ -124,7 +127,7 @@ def detection_data(
         annotation_file=substitute_split(annotation_file, split),
         image_dir=substitute_split(image_dir, split),
         image_size=image_size, batch_size=batch_size, training=training, seed=seed,
-        max_boxes=max_boxes, strict=strict, num_images=num_images,
+        max_boxes=max_boxes, strict=strict, num_images=num_images, flip=flip,
     )
     if kind == "coco":
         return coco_detection(**arguments)

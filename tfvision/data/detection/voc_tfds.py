@@ -43,6 +43,7 @@ def voc_detection(
     num_images=None,
     data_dir=None,
     download=True,
+    flip=True,
 ):
     """Loads a Pascal VOC split from TensorFlow Datasets as padded detection batches.
 
@@ -58,6 +59,7 @@ def voc_detection(
         num_images: optional int, the first `num_images` examples of the split.
         data_dir: optional str, where tfds keeps (or finds prepared) data.
         download: bool, download and prepare the data if needed. Defaults to `True`.
+        flip: bool, random horizontal flips in training. Defaults to `True`.
 
     Returns:
         `DetectionData` with the 20 VOC class names; `dropped_boxes` is 0 (tfds
@@ -107,6 +109,7 @@ def voc_detection(
         max_boxes=DEFAULT_VOC_MAX_BOXES if max_boxes is None else max_boxes,
         seed=seed,
         num_examples=num_examples,
+        flip=flip,
     )
     class_names = [str(n) for n in builder.info.features["objects"]["label"].names]
     return DetectionData(dataset, class_names, num_examples, 0)

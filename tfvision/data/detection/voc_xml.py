@@ -151,6 +151,7 @@ def voc_xml_detection(
     strict=False,
     num_images=None,
     class_source=None,
+    flip=True,
 ):
     """Loads a folder of VOC XML files and its image folder as padded detection batches.
 
@@ -166,6 +167,8 @@ def voc_xml_detection(
         num_images: optional int, use only the first files (sorted by name).
         class_source: str, the annotation folder whose object names define the
             classes (the training split's). Defaults to `annotation_dir`.
+        flip: bool, random horizontal flips in training (off for digits, text
+            and other objects that mirroring changes). Defaults to `True`.
 
     Returns:
         `DetectionData` yielding `(float32 [B, S, S, 3], {"boxes": [B, M, 4],
@@ -183,5 +186,5 @@ def voc_xml_detection(
     records, problems, num_annotations = read_voc_annotations(annotation_dir, class_names, strict)
     return annotated_image_data(
         records, image_dir, "xyxy", class_names, problems, num_annotations, image_size,
-        batch_size, training, seed, max_boxes, num_images,
+        batch_size, training, seed, max_boxes, num_images, flip=flip,
     )

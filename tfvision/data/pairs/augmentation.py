@@ -58,6 +58,15 @@ class PairAugmentation:
                     raise ValueError(
                         f"`{field.name}` must be in [0, 1]. Received: {field.name}={value}"
                     )
+        low, high = self.crop_scale
+        if not 0.0 < low <= high <= 1.0:
+            raise ValueError(
+                f"Expected 0 < min <= max <= 1. Received: crop_scale={self.crop_scale}"
+            )
+        if self.rotation_degrees < 0:
+            raise ValueError(
+                f"`rotation_degrees` must be >= 0. Received: rotation_degrees={self.rotation_degrees}"
+            )
         if not 0.0 < self.blur_sigma[0] <= self.blur_sigma[1]:
             raise ValueError(f"Expected 0 < min <= max. Received: blur_sigma={self.blur_sigma}")
 
@@ -70,6 +79,34 @@ class PairAugmentation:
 # after 60; with these 0.27 after 24 and 0.30 after 36.
 SHAPES_AUGMENTATION = PairAugmentation(crop_scale=(0.5, 1.0), hue=0.5, saturation=0.8,
                                           grayscale_probability=0.5)
+
+
+def view_augmentation(data, crop_scale=None, grayscale_probability=None, rotation_degrees=None,
+                      flip=None):
+    """The view augmentation for `data`, with any of four settings changed.
+
+    Args:
+        data: str, the data spec: `"shapes"` starts from `SHAPES_AUGMENTATION`,
+            anything else from the MoCo v2 defaults.
+        crop_scale: optional `(min, max)` area fraction of the crop.
+        grayscale_probability: optional float; `1.0` makes every view grey,
+            for data whose colours say nothing about the class.
+        rotation_degrees: optional float; `0` turns rotation off.
+        flip: optional bool; `False` turns the horizontal flip off.
+
+    Returns:
+        `PairAugmentation`.
+
+    Example:
+    >>> view_augmentation("images/", grayscale_probability=1.0, flip=False).flip_probability
+    0.0
+    """
+    augmentation = SHAPES_AUGMENTATION if data == "shapes" else PairAugmentation()
+    changes = {"crop_scale": None if crop_scale is None else tuple(crop_scale),
+               "grayscale_probability": grayscale_probability,
+               "rotation_degrees": rotation_degrees,
+               "flip_probability": None if flip is None else (0.5 if flip else 0.0)}
+    return dataclasses.replace(augmentation, **{k: v for k, v in changes.items() if v is not None})
 
 
 def gaussian_blur(image, sigma, kernel_size):
