@@ -121,7 +121,8 @@ def run_pretrain(args):
         hidden_dims=(args.hidden_dim,) if args.head == "mlp" else (),
         learning_rate=args.learning_rate, weight_decay=args.weight_decay,
         milestones=args.milestones, num_images=args.num_images, knn_every=args.knn_every,
-        knn_k=args.knn_k, augmentation=augmentation, **run_options(args).keywords(),  # no --seed: MoCo's default, 0
+        knn_k=args.knn_k, augmentation=augmentation,
+        **run_options(args).keywords(),  # no --seed: MoCo's default, 0
     )
     measured = [value for value in history.get("knn_accuracy", []) if value == value]  # not NaN
     if measured:

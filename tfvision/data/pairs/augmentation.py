@@ -64,9 +64,8 @@ class PairAugmentation:
                 f"Expected 0 < min <= max <= 1. Received: crop_scale={self.crop_scale}"
             )
         if self.rotation_degrees < 0:
-            raise ValueError(
-                f"`rotation_degrees` must be >= 0. Received: rotation_degrees={self.rotation_degrees}"
-            )
+            raise ValueError("`rotation_degrees` must be >= 0. "
+                             f"Received: rotation_degrees={self.rotation_degrees}")
         if not 0.0 < self.blur_sigma[0] <= self.blur_sigma[1]:
             raise ValueError(f"Expected 0 < min <= max. Received: blur_sigma={self.blur_sigma}")
 
