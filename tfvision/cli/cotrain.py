@@ -49,6 +49,14 @@ def _add_cotrain(commands):
     cotrain.add_argument("--hidden-units", type=int, nargs="*",
                          help="hidden layer sizes of each head; the flag alone: linear heads "
                          "(default: linear from --weights none with --train-backbone, else 512)")
+    cotrain.add_argument("--augment", choices=("auto", "standard", "light", "none"),
+                         default="auto",
+                         help="augmentation preset of the views (see classifier train); auto: "
+                         "none from random weights, else 30 degree rotations, crops of 35-100 %% "
+                         "of the area and flips (default auto)")
+    cotrain.add_argument("--no-flip", dest="flip", action="store_const", const=False,
+                         help="no random horizontal flip (digits, text, anything a mirror "
+                         "changes)")
     cotrain.add_argument("--dropout", type=float, default=0.2, help="head dropout (default 0.2)")
     cotrain.add_argument("--learning-rate", type=float, default=0.001, help="(default 0.001)")
     cotrain.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
@@ -142,7 +150,8 @@ def run_cotrain(args):
         hidden_units="auto" if args.hidden_units is None else tuple(args.hidden_units),
         dropout=args.dropout,
         learning_rate=args.learning_rate, batch_size=args.batch_size,
-        steps_per_epoch=args.steps_per_epoch, class_balanced=not args.no_class_balance,
+        steps_per_epoch=args.steps_per_epoch, augment=args.augment, flip=args.flip,
+        class_balanced=not args.no_class_balance,
         early_stopping_patience=args.patience, num_shapes=args.num_shapes,
         strict=args.strict, on_round_end=on_round_end, **run_options(args).keywords(),
     )

@@ -115,3 +115,26 @@ def test_two_folders_matched_by_relative_path(tmp_path):
     os.remove(tmp_path / "b" / "dog" / "2.png")
     with pytest.raises(ValueError, match=r"1 files only in .*a \(dog/2\.png\)"):
         two_view_folders(str(tmp_path / "a"), str(tmp_path / "b"))
+
+
+def test_training_batches_follow_the_augmentation_preset():
+    from tfvision.data.classification.augment_presets import PRESETS, VIEW_AUGMENTATION
+
+    memory = shapes_two_views(12, image_size=48, seed=2)
+    plain = next(iter(memory.view_dataset(0, np.arange(12), image_size=40, batch_size=12)))
+    def training(augmentation):
+        batch = memory.view_dataset(0, np.arange(12), image_size=40, batch_size=12, training=True,
+                                    seed=0, augmentation=augmentation)
+        return next(iter(batch))
+
+    # "none": the evaluation images, shuffled with their labels.
+    images, labels = training(PRESETS["none"])
+    order = [next(i for i in range(12) if np.allclose(images[j], plain[0][i], atol=1e-3))
+             for j in range(12)]
+    assert sorted(order) == list(range(12))
+    np.testing.assert_array_equal(labels, np.asarray(plain[1])[order])
+    # The default (co-training's crops, rotations and flips) changes them.
+    augmented, _ = training(None)
+    assert not any(np.allclose(augmented[j], plain[0][i], atol=1.0)
+                   for j in range(12) for i in range(12))
+    assert VIEW_AUGMENTATION.crop_scale == (0.35, 1.0) and VIEW_AUGMENTATION.crop_fraction == 1.0

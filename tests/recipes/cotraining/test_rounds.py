@@ -94,3 +94,16 @@ def test_final_sample_lists_are_aligned_and_disjoint(short_run):
     sizes = [sum(len(b[1]) for b in samples.view_dataset(v, result.pool, image_size=32))
              for v in (0, 1)]
     assert sizes == [len(result.pool)] * 2
+
+
+def test_view_augmentation_is_none_from_random_weights_and_the_view_crops_otherwise():
+    from tfvision.data.classification.augment_presets import PRESETS, VIEW_AUGMENTATION
+    from tfvision.recipes.cotraining.recipe import view_augmentation
+
+    assert view_augmentation("auto", 40, None, True) == PRESETS["none"]
+    assert view_augmentation("auto", 40, "imagenet", False) == VIEW_AUGMENTATION
+    assert view_augmentation("auto", 40, None, False) == VIEW_AUGMENTATION  # a frozen random net
+    assert view_augmentation("light", 40, None, True) == PRESETS["light"]
+    assert view_augmentation("auto", 40, "imagenet", True, flip=False).flip is False
+    with pytest.raises(ValueError, match="augment=.bogus."):
+        view_augmentation("bogus")

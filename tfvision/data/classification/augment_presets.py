@@ -68,13 +68,20 @@ PRESETS = {
     "none": Augmentation("none", 0.0, (1.0, 1.0), (1.0, 1.0), False, 1.0),
 }
 
+# Co-training's augmentation of each view (the standard rotation, aspect and
+# flip, crops of 35-100 % of the area, the whole view at evaluation): what
+# `augment="auto"` gives co-training from pretrained weights.
+VIEW_AUGMENTATION = Augmentation("view", DEFAULT_ROTATION_DEGREES, (0.35, 1.0),
+                                 DEFAULT_CROP_RATIO, True, 1.0)
+
 
 def augmentation_preset(name="auto", image_size=224, from_scratch=False, crop_scale=None,
                         flip=None):
     """The `Augmentation` a preset name stands for.
 
     Args:
-        name: str, one of `PRESET_NAMES`. Defaults to `"auto"`.
+        name: str, one of `PRESET_NAMES`, or an `Augmentation` to apply the
+            overrides to. Defaults to `"auto"`.
         image_size: int, the model's input side (used by `"auto"`).
         from_scratch: bool, the backbone starts from random weights (used by
             `"auto"`). Defaults to `False`.
@@ -91,14 +98,17 @@ def augmentation_preset(name="auto", image_size=224, from_scratch=False, crop_sc
     >>> augmentation_preset("auto", image_size=224).crop_fraction == 224 / 256
     True
     """
-    if name not in PRESET_NAMES:
+    if isinstance(name, Augmentation):
+        preset = name
+    elif name not in PRESET_NAMES:
         raise ValueError(f"`augment` must be one of {PRESET_NAMES}. Received: augment={name!r}")
-    if name == "auto":
-        if from_scratch:
-            name = "none"
-        else:
-            name = "light" if int(image_size) <= SMALL_IMAGE_SIDE else "standard"
-    preset = PRESETS[name]
+    else:
+        if name == "auto":
+            if from_scratch:
+                name = "none"
+            else:
+                name = "light" if int(image_size) <= SMALL_IMAGE_SIDE else "standard"
+        preset = PRESETS[name]
     if crop_scale is not None:
         low, high = (float(value) for value in crop_scale)
         if not 0.0 < low <= high <= 1.0:

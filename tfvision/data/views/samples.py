@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from tfvision.data.classification.augment_presets import VIEW_AUGMENTATION
 from tfvision.data.classification.pipeline import classification_batches
 from tfvision.data.image_decoding import IMAGE_EXTENSIONS, decode_image, find_unreadable_images
 from tfvision.data.classification.image_folder import SkippedImagesWarning
@@ -75,7 +76,7 @@ class TwoViewSamples:
         return len(self.labels)
 
     def view_dataset(self, view, indices, labels=None, image_size=224, batch_size=32,
-                     training=False, seed=None, repeat=False, crop_scale=(0.35, 1.0),
+                     training=False, seed=None, repeat=False, augmentation=None,
                      crop_fraction=1.0):
         """Batches `(images, labels)` of one view for the samples `indices`.
 
@@ -91,7 +92,8 @@ class TwoViewSamples:
             seed: optional int for shuffling and augmentation.
             repeat: bool. Repeat forever with full batches only (fixed shapes,
                 as a step compiled under XLA needs). Defaults to `False`.
-            crop_scale: training random-resized-crop area range. Defaults to `(0.35, 1.0)`.
+            augmentation: the training augmentation, an `Augmentation` (see
+                `augmentation_preset`). Defaults to `VIEW_AUGMENTATION`.
             crop_fraction: evaluation centre-crop fraction. Defaults to `1.0`
                 (the whole view, short side resized to `image_size`).
 
@@ -113,8 +115,9 @@ class TwoViewSamples:
             examples = examples.repeat()
         return classification_batches(
             examples, self.decode_fns[view], image_size, batch_size, training=training,
-            seed=seed, num_examples=max(len(indices), 1), crop_scale=crop_scale,
-            crop_fraction=crop_fraction, drop_remainder=repeat,
+            seed=seed, num_examples=max(len(indices), 1),
+            **{**(augmentation or VIEW_AUGMENTATION).keywords(), "crop_fraction": crop_fraction},
+            drop_remainder=repeat,
         )
 
 

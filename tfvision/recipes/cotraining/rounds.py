@@ -62,15 +62,17 @@ def aligned_dataset(samples, indices, image_size, batch_size, crop_fraction=1.0)
 
 
 def training_dataset(samples, train_sets, image_size, batch_size, seed=None,
-                     crop_scale=(0.35, 1.0)):
+                     augmentation=None):
     """Endless batches `((images0, images1), (labels0, labels1))`, one training set per view.
 
     Each view's set is shuffled, augmented and repeated on its own, with full
-    batches only (fixed shapes).
+    batches only (fixed shapes). `augmentation`: an `Augmentation`, or `None`
+    for `VIEW_AUGMENTATION`.
     """
     views = [samples.view_dataset(v, indices, labels, image_size=image_size,
                                   batch_size=batch_size, training=True, repeat=True,
-                                  seed=None if seed is None else seed + v, crop_scale=crop_scale)
+                                  seed=None if seed is None else seed + v,
+                                  augmentation=augmentation)
              for v, (indices, labels) in enumerate(train_sets)]
     return tf.data.Dataset.zip(*views).map(lambda a, b: ((a[0], b[0]), (a[1], b[1])))
 
@@ -99,7 +101,7 @@ def _accuracies(cotraining, dataset, prefix):
 def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.01,
                batch_size=32, image_size=None, steps_per_epoch=None, seed=None,
                class_balanced=True, plateau=None, callbacks=None, on_round_end=None,
-               crop_scale=(0.35, 1.0), crop_fraction=1.0, backup=None, verbose=0):
+               augmentation=None, crop_fraction=1.0, backup=None, verbose=0):
     """Runs co-training rounds on a compiled `CoTraining` model.
 
     Round `r` trains both models for `epochs_per_round` epochs on their
@@ -133,7 +135,8 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
         callbacks: list of extra Keras callbacks for each round's `fit`
             (called after the backup is written).
         on_round_end: callable `(record) -> None` called after each round.
-        crop_scale: training random-resized-crop area range. Defaults to `(0.35, 1.0)`.
+        augmentation: the training augmentation of both views, an `Augmentation`
+            (see `augmentation_preset`). Defaults to `VIEW_AUGMENTATION`.
         crop_fraction: evaluation centre-crop fraction. Defaults to `1.0`.
         backup: optional `RoundBackup`: save after every epoch, and resume
             from it when it holds an unfinished run with the same settings.
@@ -194,7 +197,7 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
         largest = max(len(indices) for indices, _ in train_sets)
         steps = steps_per_epoch or max(1, math.ceil(largest / batch_size))
         train = training_dataset(samples, train_sets, image_size, batch_size,
-                                 None if seed is None else seed + 10 * round_number, crop_scale)
+                                 None if seed is None else seed + 10 * round_number, augmentation)
         # Batch norm is recomputed on the round's first batches after every epoch,
         # in a resumed round too.
         precise_batch_norm = PreciseBatchNorm(train)
