@@ -49,8 +49,8 @@ def _add_train(sub):
     )
     train.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     train.add_argument(
-        "--learning-rate", type=float, default=1e-3,
-        help="peak one-cycle learning rate of the head (default 0.001)",
+        "--learning-rate", type=float, default=1e-2,
+        help="peak one-cycle learning rate of the head (default 0.01)",
     )
     train.add_argument(
         "--backbone-lr-factor", type=float, default=0.3,
