@@ -186,6 +186,9 @@ def moco_rows(bench):
         "moco", "moco", "pretrain", hard, "--save-dir", save_dir, "--arch", "mobilenet_v2",
         "--alpha", 0.35, "--image-size", 48, "--epochs", budget.moco_epochs,
         "--queue-size", budget.moco_queue, "--knn-every", budget.knn_every, "--knn-k", 50,
+        # The digits' colours are random: grey views, crops that keep the digit, no turns
+        # or mirrors (small CNN, 48 px, 12 epochs: kNN 0.20 against 0.11 with MoCo v2's).
+        "--grayscale-probability", 1, "--crop-scale", 0.3, 1, "--rotation", 0, "--no-flip",
         "--seed", 0)]
     saved_model, line = bench.export("moco", os.path.join(save_dir, "last.keras"), "moco_encoder")
     commands.append(line)

@@ -35,7 +35,8 @@ def random_batch(batch=2, size=96, boxes_per_image=3, seed=0):
 @pytest.fixture(scope="module")
 def lite():
     """Focal loss, random weights with BN statistics randomised too."""
-    return randomize_weights(small_ssdlite(score_threshold=0.3, max_detections=20), seed=1)
+    return randomize_weights(small_ssdlite(score_threshold=0.3, max_detections=20,
+                                           classification="focal"), seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def multihead():
 )
 def test_anchors_line_up_with_head_outputs(preset, size, grids, per_cell, request):
     if preset == "lite_320":
-        model = small_ssdlite(image_size=320)
+        model = small_ssdlite(image_size=320, classification="focal")
     else:
         model = request.getfixturevalue(preset)
     assert model.grid_sizes == [(g, g) for g in grids]
@@ -154,7 +155,7 @@ def test_bounded_coding_uses_each_anchors_grid(multihead):
 
 def test_batch_without_boxes_gives_a_finite_loss_and_gradients_reach_the_heads():
     # Focal loss: an image without objects still trains its background.
-    model = small_ssdlite(freeze_backbone=True)
+    model = small_ssdlite(freeze_backbone=True, classification="focal")
     images, targets = random_batch(seed=5)
     empty = {"boxes": np.zeros_like(targets["boxes"]), "labels": -np.ones_like(targets["labels"])}
     for y in (targets, empty):
@@ -228,3 +229,8 @@ def test_bad_arguments_are_refused(lite):
     with pytest.raises(ValueError, match="anchor_scales"):
         SSDDetector(CLASSES, lite.backbone, feature_names=["final", "stride_16"],
                     anchor_scales=[(0.1,), (0.2,), (0.3,)])
+
+
+def test_ssdlite_classifies_with_softmax_unless_told_otherwise():
+    assert small_ssdlite().classification == "softmax"
+    assert small_ssdlite(classification="focal").classification == "focal"
