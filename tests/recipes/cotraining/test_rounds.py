@@ -98,12 +98,12 @@ def test_final_sample_lists_are_aligned_and_disjoint(short_run):
 
 def test_view_augmentation_is_none_from_random_weights_and_the_view_crops_otherwise():
     from tfvision.data.classification.augment_presets import PRESETS, VIEW_AUGMENTATION
-    from tfvision.recipes.cotraining.recipe import view_augmentation
+    from tfvision.recipes.cotraining.recipe import cotraining_augmentation
 
-    assert view_augmentation("auto", 40, None, True) == PRESETS["none"]
-    assert view_augmentation("auto", 40, "imagenet", False) == VIEW_AUGMENTATION
-    assert view_augmentation("auto", 40, None, False) == VIEW_AUGMENTATION  # a frozen random net
-    assert view_augmentation("light", 40, None, True) == PRESETS["light"]
-    assert view_augmentation("auto", 40, "imagenet", True, flip=False).flip is False
+    assert cotraining_augmentation("auto", 40, None, True) == PRESETS["none"]
+    assert cotraining_augmentation("auto", 40, "imagenet", False) == VIEW_AUGMENTATION
+    assert cotraining_augmentation("auto", 40, None, False) == VIEW_AUGMENTATION  # a frozen random net
+    assert cotraining_augmentation("light", 40, None, True) == PRESETS["light"]
+    assert cotraining_augmentation("auto", 40, "imagenet", True, flip=False).flip is False
     with pytest.raises(ValueError, match="augment=.bogus."):
-        view_augmentation("bogus")
+        cotraining_augmentation("bogus")

@@ -54,7 +54,7 @@ def build_cotraining(class_names, arch="mobilenet_v2", image_size=224, alpha=1.0
     return cotraining
 
 
-def view_augmentation(augment="auto", image_size=224, weights="imagenet", train_backbone=False,
+def cotraining_augmentation(augment="auto", image_size=224, weights="imagenet", train_backbone=False,
                       flip=None):
     """The views' training `Augmentation` for `train_cotraining`'s `augment` and `flip`.
 
@@ -65,9 +65,9 @@ def view_augmentation(augment="auto", image_size=224, weights="imagenet", train_
     pretrained weights it is `VIEW_AUGMENTATION`.
 
     Example:
-    >>> view_augmentation("auto", 32, weights=None, train_backbone=True).name
+    >>> cotraining_augmentation("auto", 32, weights=None, train_backbone=True).name
     'none'
-    >>> view_augmentation("auto", 32, flip=False).flip
+    >>> cotraining_augmentation("auto", 32, flip=False).flip
     False
     """
     from_scratch = weights is None and train_backbone
@@ -182,7 +182,7 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
         result = fit_rounds(cotraining, samples, splits, rounds, epochs_per_round, k,
                             batch_size, image_size, steps_per_epoch, seed, class_balanced,
                             plateau, callbacks=callbacks, on_round_end=after_round,
-                            augmentation=view_augmentation(augment, image_size, weights,
+                            augmentation=cotraining_augmentation(augment, image_size, weights,
                                                            train_backbone, flip),
                             backup=backup, verbose=verbose)
     with open(os.path.join(save_dir, "samples.json"), "w") as handle:
