@@ -283,7 +283,6 @@ def detector_rows(bench):
         "detector", "detector", "train", "--data", spec, "--save-dir", save_dir,
         "--image-size", 128, "--alpha", 0.35, "--weights", "shapes",
         "--epochs", budget.detector_epochs, "--fine-tune-epochs", budget.detector_fine_tune_epochs,
-        "--classification", "softmax",
         "--no-flip", "--seed", 0)]  # a mirrored digit is another digit or none
     saved_model, line = bench.export("detector", os.path.join(save_dir, "best.keras"), "detector")
     commands.append(line)

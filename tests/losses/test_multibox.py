@@ -27,7 +27,8 @@ def _bce(t, x):
     return np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
 
 
-def _reference(batch, logits, localization, classification, alpha=0.25, gamma=2.0, ratio=3):
+def _reference(batch, logits, localization, classification, alpha=0.25, gamma=2.0, ratio=3,
+               min_negatives=3):
     """SSD's loss written the obvious way: one image at a time."""
     box_total = cls_total = positives = 0.0
     for b in range(B):
@@ -42,7 +43,7 @@ def _reference(batch, logits, localization, classification, alpha=0.25, gamma=2.
             target = np.where(pos, labels + 1, 0)
             ce = log_z - x[np.arange(N), target]
             negatives = np.sort(ce[~pos])[::-1]
-            k = int(min(ratio * pos.sum(), (~pos).sum()))
+            k = int(min(max(ratio * pos.sum(), min_negatives), (~pos).sum()))
             cls_total += ce[pos].sum() + negatives[:k].sum()
         else:
             t = np.zeros((N, C))
@@ -79,6 +80,29 @@ def test_hard_negative_mining_keeps_three_negatives_per_positive():
     everything = multibox_loss(logits=logits, classification="softmax", negative_ratio=N, **batch)
     assert float(no_mining["classification"]) < float(with_mining["classification"]) < float(
         everything["classification"])
+
+
+def test_an_image_without_positives_keeps_its_hardest_negatives_with_softmax():
+    # Without a floor on the mined negatives, such an image gave no loss at all.
+    batch, rng = _batch(6, num_positive=(0, 0, 0))
+    logits = rng.normal(size=(B, N, C + 1)).astype("float32")
+    ce = -np.log(_softmax(logits)[..., 0])  # every anchor's loss as background
+    hardest = np.sort(ce, axis=-1)[:, ::-1]
+    for floor in (3, 7):
+        result = multibox_loss(logits=logits, classification="softmax", min_negatives=floor,
+                               **batch)
+        np.testing.assert_allclose(float(result["classification"]), hardest[:, :floor].sum(),
+                                   rtol=1e-5)
+    none = multibox_loss(logits=logits, classification="softmax", min_negatives=0, **batch)
+    assert float(none["loss"]) == 0.0
+    # Where positives ask for more, the ratio rules; the floor only adds to small counts.
+    batch, rng = _batch(6, num_positive=(5, 1, 0))
+    logits = rng.normal(size=(B, N, C + 1)).astype("float32")
+    for floor in (0, 3, 20):
+        result = multibox_loss(logits=logits, classification="softmax", min_negatives=floor,
+                               **batch)
+        expected = _reference(batch, logits, "smooth_l1", "softmax", min_negatives=floor)
+        np.testing.assert_allclose(float(result["loss"]), expected, rtol=1e-5)
 
 
 def test_batch_without_positives_is_finite_and_trains_background():
@@ -169,12 +193,15 @@ def _softmax(x):
 
 
 def test_multibox_loss_object_config_and_bad_arguments():
-    revived = run_serialization_test(MultiboxLoss("softmax", "l1", negative_ratio=5))
-    assert (revived.classification, revived.localization, revived.negative_ratio) == (
-        "softmax", "l1", 5)
+    revived = run_serialization_test(
+        MultiboxLoss("softmax", "l1", negative_ratio=5, min_negatives=2))
+    assert (revived.classification, revived.localization, revived.negative_ratio,
+            revived.min_negatives) == ("softmax", "l1", 5, 2)
     default = MultiboxLoss()
     assert (default.classification, default.localization) == ("focal", "smooth_l1")
     with pytest.raises(ValueError, match="Received: classification='hinge'"):
         MultiboxLoss("hinge")
     with pytest.raises(ValueError, match="Received: localization='l2'"):
         MultiboxLoss(localization="l2")
+    with pytest.raises(ValueError, match="Received: min_negatives=-1"):
+        MultiboxLoss("softmax", min_negatives=-1)

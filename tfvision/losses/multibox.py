@@ -39,7 +39,14 @@ def localization_loss(pred_deltas, target_deltas, positive, kind="smooth_l1", de
 
 
 def classification_loss(
-    logits, matched_labels, positive, kind="bce", alpha=0.25, gamma=2.0, negative_ratio=3
+    logits,
+    matched_labels,
+    positive,
+    kind="bce",
+    alpha=0.25,
+    gamma=2.0,
+    negative_ratio=3,
+    min_negatives=3,
 ):
     """Classification loss of every image, summed over its anchors.
 
@@ -50,7 +57,9 @@ def classification_loss(
     - `"softmax"`: softmax cross-entropy over `C + 1` columns, column 0
       being background, with hard-negative mining (SSD §2.2): all positives
       and, per image, the `negative_ratio` x positives highest-loss
-      negatives. `logits` is `[B, N, C + 1]`.
+      negatives, but at least `min_negatives` of them, so that an image
+      without objects still teaches "background" (the TF Object Detection
+      API's `min_negatives_per_image`). `logits` is `[B, N, C + 1]`.
 
     Args:
         logits: float `[B, N, C]` or `[B, N, C + 1]` (softmax).
@@ -62,6 +71,8 @@ def classification_loss(
         gamma: float. Focal gamma. Defaults to `2.0`.
         negative_ratio: int. Negatives kept per positive with `"softmax"`.
             Defaults to `3`.
+        min_negatives: int. Negatives kept in every image with `"softmax"`,
+            whatever its positives. Defaults to `3`.
 
     Returns:
         `[B]` float32 sums.
@@ -74,7 +85,9 @@ def classification_loss(
     positive = ops.cast(positive, "float32")  # [B, N]
     labels = ops.where(positive > 0, ops.cast(matched_labels, "int32"), 0)
     if kind == "softmax":
-        return _softmax_with_hard_negatives(logits, labels, positive, negative_ratio)
+        return _softmax_with_hard_negatives(
+            logits, labels, positive, negative_ratio, min_negatives
+        )
     num_classes = ops.shape(logits)[-1]
     targets = ops.one_hot(labels, num_classes) * positive[..., None]  # [B, N, C]
     if kind == "focal":
@@ -84,7 +97,7 @@ def classification_loss(
     return ops.sum(per_element, axis=(1, 2))
 
 
-def _softmax_with_hard_negatives(logits, labels, positive, negative_ratio):
+def _softmax_with_hard_negatives(logits, labels, positive, negative_ratio, min_negatives):
     # Column 0 is background: positives target label + 1, negatives target 0.
     targets = ops.where(positive > 0, labels + 1, 0)  # [B, N]
     per_anchor = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
@@ -93,9 +106,8 @@ def _softmax_with_hard_negatives(logits, labels, positive, negative_ratio):
     negative_loss = ops.where(negative > 0, per_anchor, -1.0)
     order = ops.argsort(-negative_loss, axis=-1)
     rank = ops.argsort(order, axis=-1)  # [B, N], 0 = hardest negative
-    num_negatives = ops.minimum(
-        negative_ratio * ops.sum(positive, axis=-1), ops.sum(negative, axis=-1)
-    )  # [B]
+    wanted = ops.maximum(negative_ratio * ops.sum(positive, axis=-1), float(min_negatives))
+    num_negatives = ops.minimum(wanted, ops.sum(negative, axis=-1))  # [B]
     hard_negative = ops.cast(ops.cast(rank, "float32") < num_negatives[:, None], "float32")
     selected = positive + negative * hard_negative
     return ops.sum(per_anchor * selected, axis=-1)
@@ -132,7 +144,8 @@ def multibox_loss(
         classification: `"bce"`, `"focal"` or `"softmax"`. Defaults to `"bce"`.
         total_positives: scalar float or `None`, the count to divide by;
             `None` uses this batch's positives. Defaults to `None`.
-        **classification_kwargs: `alpha`, `gamma`, `negative_ratio`.
+        **classification_kwargs: `alpha`, `gamma`, `negative_ratio`,
+            `min_negatives`.
 
     Returns:
         Dict of scalars: `"loss"`, `"localization"`, `"classification"`,
@@ -181,6 +194,8 @@ class MultiboxLoss:
         focal_gamma: float. Defaults to `2.0` (RetinaNet).
         negative_ratio: int, negatives kept per positive with `"softmax"`.
             Defaults to `3` (SSD §2.2).
+        min_negatives: int, negatives kept in every image with `"softmax"`,
+            so that images without objects still train. Defaults to `3`.
 
     Call arguments:
         targets: `{"deltas": [B, N, 4], "labels": [B, N], "positive": [B, N]}`,
@@ -216,6 +231,7 @@ class MultiboxLoss:
         focal_alpha=0.25,
         focal_gamma=2.0,
         negative_ratio=3,
+        min_negatives=3,
     ):
         if classification not in CLASSIFICATION_LOSSES:
             raise ValueError(
@@ -232,6 +248,11 @@ class MultiboxLoss:
         self.focal_alpha = float(focal_alpha)
         self.focal_gamma = float(focal_gamma)
         self.negative_ratio = int(negative_ratio)
+        if int(min_negatives) < 0:
+            raise ValueError(
+                f"`min_negatives` must be >= 0. Received: min_negatives={min_negatives!r}"
+            )
+        self.min_negatives = int(min_negatives)
 
     def num_outputs(self, num_classes):
         """Logits per anchor for `num_classes` classes: one more with a softmax."""
@@ -257,6 +278,7 @@ class MultiboxLoss:
             alpha=self.focal_alpha,
             gamma=self.focal_gamma,
             negative_ratio=self.negative_ratio,
+            min_negatives=self.min_negatives,
         )
 
     def get_config(self):
@@ -266,6 +288,7 @@ class MultiboxLoss:
             "focal_alpha": self.focal_alpha,
             "focal_gamma": self.focal_gamma,
             "negative_ratio": self.negative_ratio,
+            "min_negatives": self.min_negatives,
         }
 
     @classmethod

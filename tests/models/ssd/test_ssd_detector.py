@@ -229,3 +229,8 @@ def test_bad_arguments_are_refused(lite):
     with pytest.raises(ValueError, match="anchor_scales"):
         SSDDetector(CLASSES, lite.backbone, feature_names=["final", "stride_16"],
                     anchor_scales=[(0.1,), (0.2,), (0.3,)])
+
+
+def test_ssdlite_classifies_with_softmax_unless_told_otherwise():
+    assert small_ssdlite().classification == "softmax"
+    assert small_ssdlite(classification="focal").classification == "focal"
