@@ -147,3 +147,15 @@ def test_train_options_set_the_augmentation_schedule_and_weight_decay(folder, tm
     assert float(schedule(0)) < 0.002 / 2
     assert float(schedule(4)) == pytest.approx(0.002, rel=1e-3)
     assert float(schedule(steps)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_default_image_size_follows_the_training_images(folder, tmp_path, capsys):
+    from tfvision.training import load_checkpoint
+
+    save_dir = str(tmp_path / "auto")
+    assert main(["classifier", "train", folder, "--save-dir", save_dir, "--alpha", "0.35",
+                 "--weights", "shapes", "--hidden-units", "--epochs", "1", "--batch-size", "32",
+                 "--seed", "0"]) == 0
+    assert "Image size: 64 px (auto" in capsys.readouterr().out  # 48 px images: 64, not 224
+    model, _ = load_checkpoint(os.path.join(save_dir, "last.keras"))
+    assert model.image_size == 64

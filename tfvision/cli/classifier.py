@@ -1,6 +1,6 @@
 """`tfvision classifier train | predict | evaluate`."""
 
-from tfvision.cli.options import add_run_arguments, run_options
+from tfvision.cli.options import add_run_arguments, image_size_argument, run_options
 
 
 def add_commands(commands):
@@ -33,7 +33,10 @@ def _add_train(sub):
         action="store_true",
         help="train the whole backbone too (needed with --weights none)",
     )
-    train.add_argument("--image-size", type=int, default=224, help="input side (default 224)")
+    train.add_argument(
+        "--image-size", type=image_size_argument, default="auto",
+        help="input side in pixels, or auto: the training images' typical side rounded up to "
+        "a multiple of 32 within 64..224 (default auto)")
     train.add_argument(
         "--hidden-units",
         type=int,

@@ -2,7 +2,7 @@
 
 import math
 
-from tfvision.cli.options import add_run_arguments, run_options
+from tfvision.cli.options import add_run_arguments, image_size_argument, run_options
 
 
 def add_commands(commands):
@@ -45,7 +45,10 @@ def _add_cotrain(commands):
                          help="backbone weights: imagenet, shapes (MobileNetV2 0.35), none, or a "
                          ".weights.h5 file (default imagenet)")
     cotrain.add_argument("--train-backbone", action="store_true", help="train the backbones too")
-    cotrain.add_argument("--image-size", type=int, default=224, help="input side (default 224)")
+    cotrain.add_argument(
+        "--image-size", type=image_size_argument, default="auto",
+        help="input side in pixels, or auto: the views' typical side rounded up to a multiple "
+        "of 32 within 64..224 (default auto)")
     cotrain.add_argument("--hidden-units", type=int, nargs="*",
                          help="hidden layer sizes of each head; the flag alone: linear heads "
                          "(default: linear from --weights none with --train-backbone, else 512)")

@@ -1,4 +1,4 @@
-"""Options every training command shares: the flags of `tfvision.training.RunOptions`."""
+"""Options every training command shares: the flags of `tfvision.training.RunOptions`, and `--image-size`."""
 
 import argparse
 
@@ -45,3 +45,16 @@ def run_options(args):
     return RunOptions(seed=args.seed, mixed_precision=args.mixed_precision, require_gpu=args.gpu,
                       deterministic=args.deterministic, strategy=args.strategy,
                       resume=args.resume)
+
+
+def image_size_argument(text):
+    """`--image-size`: `auto` or a positive number of pixels."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or a positive int, not {text!r}")
+    return value

@@ -14,7 +14,8 @@ import numpy as np
 
 from tfvision.data.category_names import display_names_for
 from tfvision.data.classification.augment_presets import augmentation_preset
-from tfvision.data.classification.sources import classification_data
+from tfvision.data.classification.sources import classification_data, native_side
+from tfvision.data.image_sizes import resolve_image_size
 from tfvision.models.classifier.image_classifier import ImageClassifier
 from tfvision.recipes.classifier_options import (
     SMALL_FROM_SCRATCH_SIDE,
@@ -46,7 +47,7 @@ def train_classifier(
     save_dir,
     arch="mobilenet_v2",
     alpha=1.0,
-    image_size=224,
+    image_size="auto",
     weights="imagenet",
     train_backbone=False,
     hidden_units="auto",
@@ -90,7 +91,11 @@ def train_classifier(
     top `fine_tune_layers` backbone layers and trains at the learning rate
     times `fine_tune_learning_rate_factor`.
 
-    The defaults follow what the backbone starts from:
+    The defaults follow the data and what the backbone starts from:
+    - `image_size="auto"` (see `tfvision.data.image_sizes`): the training
+      images' typical shorter side rounded up to a multiple of 32 within
+      `[64, 224]` (64 for 32 px images, 224 for photographs; 224 when the
+      source does not say, as for the built-in shapes).
     - `augment="auto"` (see `augmentation_preset`): `none` for a backbone
       trained from random weights, `light` for images of at most 96 px (small
       rotations and crops of half the image or more, and no evaluation crop),
@@ -126,6 +131,10 @@ def train_classifier(
         strategy, save_dir, batch_size, seed=seed, mixed_precision=mixed_precision,
         require_gpu=require_gpu, deterministic=deterministic,
     )
+    requested_size = image_size
+    image_size = resolve_image_size(image_size, lambda: native_side(data, "train"))
+    if requested_size == "auto" and verbose:
+        print(f"Image size: {image_size} px (auto, from the training images' sizes)")
     # Model, optimizer and metrics are created inside the scope: mirrored variables.
     with distribution.scope():
         from_scratch = weights is None and train_backbone

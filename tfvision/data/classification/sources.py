@@ -2,8 +2,14 @@
 
 import os
 
-from tfvision.data.classification.image_folder import image_folder
+from tfvision.data.classification.image_folder import (
+    _default_class_names,
+    _split_dir,
+    image_folder,
+    list_image_folder,
+)
 from tfvision.data.classification.tfds_images import tfds_images
+from tfvision.data.image_sizes import typical_side
 from tfvision.data.synthetic.images import synthetic_images
 
 
@@ -60,3 +66,27 @@ def classification_data(spec, split, image_size, batch_size, training=None, seed
             and not os.path.isdir(os.path.join(spec, "test"))):
         split = "valid"
     return image_folder(spec, split, strict=strict, seed=seed, **options)
+
+
+def native_side(spec, split="train", image_key="image"):
+    """The typical shorter side of the images of one split of `spec`, or `None` if unknown.
+
+    An image folder: the median over a sample of its files' headers (see
+    `typical_side`). `tfds:NAME`: the image feature's shape when the dataset
+    declares a fixed one (32 for `cifar10`); nothing is downloaded. The
+    built-in shapes are drawn at any size: `None`.
+    """
+    if spec == "shapes":
+        return None
+    if spec.startswith("tfds:"):
+        try:
+            import tensorflow_datasets as tfds
+
+            shape = tfds.builder(spec[len("tfds:") :]).info.features[image_key].shape
+        except Exception:  # unknown name or feature: the loader reports it with context
+            return None
+        sides = [side for side in shape[:2] if side]
+        return min(sides) if len(sides) == 2 else None
+    directory = _split_dir(spec, split)
+    paths, _ = list_image_folder(directory, _default_class_names(spec, split, directory))
+    return typical_side(paths)

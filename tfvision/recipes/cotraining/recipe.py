@@ -9,7 +9,10 @@ import json
 import math
 import os
 
+import numpy as np
+
 from tfvision.data.classification.augment_presets import VIEW_AUGMENTATION, augmentation_preset
+from tfvision.data.image_sizes import resolve_image_size, typical_side
 from tfvision.data.views.aligned_splits import aligned_splits
 from tfvision.data.views.manifest import read_two_view_manifest
 from tfvision.data.synthetic.shapes_views import shapes_two_views
@@ -32,6 +35,14 @@ def load_two_view_data(manifest, num_shapes=1000, seed=0, strict=False):
     if manifest == SHAPES:
         return shapes_two_views(num_shapes, image_size=96, seed=0 if seed is None else seed)
     return read_two_view_manifest(manifest, strict=strict)
+
+
+def views_native_side(samples):
+    """The typical shorter side of both views' images (files: their headers; arrays: one image)."""
+    sources = np.concatenate(samples.sources)
+    if sources.dtype.kind in "US":
+        return typical_side([str(path) for path in sources])
+    return int(min(samples.decode_fns[0](sources[0]).shape[:2]))
 
 
 def build_cotraining(class_names, arch="mobilenet_v2", image_size=224, alpha=1.0,
@@ -93,7 +104,7 @@ def _json_value(value):
 
 def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0.2,
                      valid_fraction=0.125, k=0.01, rounds=10, epochs_per_round=3,
-                     arch="mobilenet_v2", image_size=224, alpha=1.0, weights="imagenet",
+                     arch="mobilenet_v2", image_size="auto", alpha=1.0, weights="imagenet",
                      train_backbone=False, hidden_units="auto", dropout=0.2,
                      learning_rate=1e-3, batch_size=32, steps_per_epoch=None, augment="auto",
                      flip=None,
@@ -125,6 +136,9 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
             train from random weights, else `VIEW_AUGMENTATION`. Defaults to
             `"auto"`.
         flip: optional bool, overrides the preset's horizontal flip.
+        image_size: int, or `"auto"`: the views' typical shorter side rounded
+            up to a multiple of 32 within `[64, 224]` (see
+            `tfvision.data.image_sizes`). Defaults to `"auto"`.
         (the others: see `aligned_splits`, `fit_rounds`, `ImageClassifier`;
         `seed`, `mixed_precision`, `require_gpu`, `deterministic`, `strategy`,
         `resume` and `verbose` are the run options, see
@@ -152,6 +166,10 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
     )
     os.makedirs(save_dir, exist_ok=True)
     samples = load_two_view_data(manifest, num_shapes, seed, strict)
+    requested_size = image_size
+    image_size = resolve_image_size(image_size, lambda: views_native_side(samples))
+    if requested_size == "auto" and verbose:
+        print(f"Image size: {image_size} px (auto, from the views' sizes)")
     splits = aligned_splits(samples.labels, labelled_fraction, test_fraction, valid_fraction,
                             seed=0 if seed is None else seed)
     backup = RoundBackup(os.path.join(save_dir, "backup"), os.path.join(save_dir, "epochs.csv"))
