@@ -30,3 +30,18 @@ def test_pretraining_lifts_knn_accuracy_above_random_initialisation():
     pretrained = knn_accuracy(model, memory, test, num_classes=6, k=50)
     print(f"kNN accuracy: random init {random_init:.3f}, pretrained {pretrained:.3f}")
     assert pretrained >= random_init + 0.02
+
+
+def test_key_similarity_is_the_mean_cosine_between_different_images():
+    import numpy as np
+
+    from tfvision.models.moco.moco_train_step import mean_pairwise_cosine
+
+    rng = np.random.default_rng(0)
+    keys = rng.normal(size=(16, 8)).astype("float32")
+    keys /= np.linalg.norm(keys, axis=1, keepdims=True)
+    cosines = keys @ keys.T
+    expected = (cosines.sum() - np.trace(cosines)) / (16 * 15)
+    np.testing.assert_allclose(float(mean_pairwise_cosine(keys)), expected, rtol=1e-4, atol=1e-6)
+    collapsed = np.repeat(keys[:1], 16, axis=0)  # every image at one point
+    np.testing.assert_allclose(float(mean_pairwise_cosine(collapsed)), 1.0, rtol=1e-5)

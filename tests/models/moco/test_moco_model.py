@@ -96,7 +96,8 @@ def test_training_enqueues_every_key_and_logs(symmetric):
     keys_per_step = 16 if symmetric else 8
     assert int(model.queue_pointer.numpy()) == (2 * keys_per_step) % 24
     np.testing.assert_allclose(np.linalg.norm(model.queue.numpy(), axis=1), 1.0, atol=1e-5)
-    assert set(history) == {"loss", "positive_similarity", "learning_rate"}
+    assert set(history) == {"loss", "positive_similarity", "key_similarity", "learning_rate"}
+    assert -1.0 <= history["key_similarity"][0] <= 1.0
     assert history["learning_rate"][0] == pytest.approx(0.06)
     assert -1.0 <= history["positive_similarity"][0] <= 1.0
     assert np.isfinite(history["loss"][0])

@@ -51,7 +51,8 @@ def test_pretrain_writes_checkpoints_logs_and_resumes(run_dir, capsys):
     with open(os.path.join(run_dir, "history.csv")) as handle:
         rows = list(csv.DictReader(handle))
     assert [row["epoch"] for row in rows] == ["0", "1"]
-    assert {"loss", "positive_similarity", "learning_rate", "knn_accuracy"} <= set(rows[0])
+    assert {"loss", "positive_similarity", "key_similarity", "learning_rate",
+            "knn_accuracy"} <= set(rows[0])
     # Cosine decay over 2 epochs of 3 steps, continued from the restored optimizer step.
     assert float(rows[0]["learning_rate"]) == pytest.approx(0.03, rel=1e-4)
     assert float(rows[1]["learning_rate"]) == pytest.approx(0.0, abs=1e-7)

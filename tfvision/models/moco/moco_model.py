@@ -145,6 +145,8 @@ class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
             key.assign(query)  # The key encoder starts as a copy.
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.positive_similarity_tracker = keras.metrics.Mean(name="positive_similarity")
+        # Mean cosine between different images' keys: near 1 is a collapse.
+        self.key_similarity_tracker = keras.metrics.Mean(name="key_similarity")
         self.built = True
 
         # === Config ===
@@ -190,7 +192,7 @@ class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.positive_similarity_tracker]
+        return [self.loss_tracker, self.positive_similarity_tracker, self.key_similarity_tracker]
 
     # --- Forward passes ---
 

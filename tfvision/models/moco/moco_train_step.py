@@ -67,7 +67,7 @@ class MoCoTrainStepMixin:
         if num_replicas() > 1 and not in_multi_worker_mode(self.distribute_strategy):
             # (Across workers `MultiWorkerTrainerMixin` averages them after the step.)
             self._average_batch_norm_statistics()
-        return self._update_metrics(loss, positive)
+        return self._update_metrics(loss, positive, keys_2)
 
     def _average_batch_norm_statistics(self):
         """Sets every replica's batch-norm moving statistics to their mean over the replicas.
@@ -88,15 +88,29 @@ class MoCoTrainStepMixin:
         view_1, view_2 = _unpack(data)
         keys_1, keys_2 = self._all_keys(view_1, view_2)
         loss, positive = self._contrast(view_1, view_2, keys_1, keys_2, training=False)
-        return self._update_metrics(loss, positive)
+        return self._update_metrics(loss, positive, keys_2)
 
-    def _update_metrics(self, loss, positive):
+    def _update_metrics(self, loss, positive, keys):
         self.loss_tracker.update_state(loss)
         self.positive_similarity_tracker.update_state(positive)
+        self.key_similarity_tracker.update_state(mean_pairwise_cosine(keys))
         logs = {m.name: m.result() for m in self.metrics}
         if self.optimizer is not None:
             logs["learning_rate"] = ops.convert_to_tensor(self.optimizer.learning_rate)
         return logs
+
+
+def mean_pairwise_cosine(keys):
+    """Mean cosine between the unit-norm `keys` `[N, D]` of different images.
+
+    Near 0 for spread embeddings; near 1 when the encoder maps every image to
+    the same point (a collapse: the loss then climbs to `log(K + 1)`).
+    `||sum_i k_i||^2 = N + sum_{i != j} k_i . k_j`, so no `N x N` matrix is built.
+    """
+    keys = ops.cast(keys, "float32")
+    count = ops.cast(ops.shape(keys)[0], "float32")
+    total = ops.sum(ops.square(ops.sum(keys, axis=0)))
+    return (total - count) / ops.maximum(count * (count - 1.0), 1.0)
 
 
 def _unpack(data):
