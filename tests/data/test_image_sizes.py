@@ -36,12 +36,15 @@ def test_auto_input_side_rounds_up_to_32_within_64_and_224(side, expected):
     assert auto_input_side(side) == expected
 
 
-def test_resolve_image_size_reads_the_data_only_for_auto():
+def test_resolve_image_size_reads_the_data_only_for_auto(capsys):
     def unread():
         raise AssertionError("the data was read")
 
     assert resolve_image_size(96, unread) == 96
     assert resolve_image_size("auto", lambda: 48) == 64
+    assert capsys.readouterr().out == ""
+    assert resolve_image_size("auto", lambda: 100, announce="the views") == 128
+    assert capsys.readouterr().out == "Image size: 128 px (auto, from the sizes of the views)\n"
     for bad in ("big", 0, -3, 2.5):
         with pytest.raises(ValueError, match="Received: image_size="):
             resolve_image_size(bad, unread)

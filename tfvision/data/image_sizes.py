@@ -63,13 +63,16 @@ def auto_input_side(native_side, default=MAX_AUTO_SIDE):
     return int(min(MAX_AUTO_SIDE, max(MIN_AUTO_SIDE, rounded)))
 
 
-def resolve_image_size(image_size, native_side):
+def resolve_image_size(image_size, native_side, announce=None):
     """`image_size` as an int: itself, or `auto_input_side(native_side())` for `"auto"`.
 
     Args:
         image_size: int or `"auto"`.
         native_side: a function of no arguments returning the data's typical
             side (or `None`); called only for `"auto"`.
+        announce: optional str naming the images measured (`"the training
+            images"`); with `"auto"`, the chosen size is printed with it.
+            Defaults to `None` (silent).
 
     Raises:
         ValueError: `image_size` is neither `"auto"` nor a positive int.
@@ -78,7 +81,10 @@ def resolve_image_size(image_size, native_side):
         if image_size != "auto":
             raise ValueError(f"`image_size` must be 'auto' or a positive int. "
                              f"Received: image_size={image_size!r}")
-        return auto_input_side(native_side())
+        side = auto_input_side(native_side())
+        if announce:
+            print(f"Image size: {side} px (auto, from the sizes of {announce})")
+        return side
     if int(image_size) != image_size or int(image_size) < 1:
         raise ValueError(f"`image_size` must be 'auto' or a positive int. "
                          f"Received: image_size={image_size!r}")

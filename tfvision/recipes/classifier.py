@@ -131,10 +131,8 @@ def train_classifier(
         strategy, save_dir, batch_size, seed=seed, mixed_precision=mixed_precision,
         require_gpu=require_gpu, deterministic=deterministic,
     )
-    requested_size = image_size
-    image_size = resolve_image_size(image_size, lambda: native_side(data, "train"))
-    if requested_size == "auto" and verbose:
-        print(f"Image size: {image_size} px (auto, from the training images' sizes)")
+    image_size = resolve_image_size(image_size, lambda: native_side(data, "train"),
+                                    announce=verbose and "the training images")
     # Model, optimizer and metrics are created inside the scope: mirrored variables.
     with distribution.scope():
         from_scratch = weights is None and train_backbone

@@ -109,6 +109,13 @@ def list_image_folder(directory, class_names):
     return paths, labels
 
 
+def split_image_paths(data_dir, split):
+    """The image files of `data_dir/split/<class>/`, with the classes `image_folder` reads."""
+    directory = _split_dir(data_dir, split)
+    paths, _ = list_image_folder(directory, _default_class_names(data_dir, split, directory))
+    return paths
+
+
 def _drop_unreadable(paths, labels, directory, strict):
     skipped = find_unreadable_images(paths)
     if not skipped:

@@ -2,12 +2,7 @@
 
 import os
 
-from tfvision.data.classification.image_folder import (
-    _default_class_names,
-    _split_dir,
-    image_folder,
-    list_image_folder,
-)
+from tfvision.data.classification.image_folder import image_folder, split_image_paths
 from tfvision.data.classification.tfds_images import tfds_images
 from tfvision.data.image_sizes import typical_side
 from tfvision.data.synthetic.images import synthetic_images
@@ -87,6 +82,4 @@ def native_side(spec, split="train", image_key="image"):
             return None
         sides = [side for side in shape[:2] if side]
         return min(sides) if len(sides) == 2 else None
-    directory = _split_dir(spec, split)
-    paths, _ = list_image_folder(directory, _default_class_names(spec, split, directory))
-    return typical_side(paths)
+    return typical_side(split_image_paths(spec, split))

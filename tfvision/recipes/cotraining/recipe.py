@@ -166,10 +166,8 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
     )
     os.makedirs(save_dir, exist_ok=True)
     samples = load_two_view_data(manifest, num_shapes, seed, strict)
-    requested_size = image_size
-    image_size = resolve_image_size(image_size, lambda: views_native_side(samples))
-    if requested_size == "auto" and verbose:
-        print(f"Image size: {image_size} px (auto, from the views' sizes)")
+    image_size = resolve_image_size(image_size, lambda: views_native_side(samples),
+                                    announce=verbose and "the views")
     splits = aligned_splits(samples.labels, labelled_fraction, test_fraction, valid_fraction,
                             seed=0 if seed is None else seed)
     backup = RoundBackup(os.path.join(save_dir, "backup"), os.path.join(save_dir, "epochs.csv"))
