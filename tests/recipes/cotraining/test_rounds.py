@@ -107,3 +107,29 @@ def test_view_augmentation_is_none_from_random_weights_and_the_view_crops_otherw
     assert cotraining_augmentation("auto", 40, "imagenet", True, flip=False).flip is False
     with pytest.raises(ValueError, match="augment=.bogus."):
         cotraining_augmentation("bogus")
+
+
+def test_every_round_starts_at_the_runs_learning_rate_after_the_plateau_cut_it():
+    from tfvision.recipes.cotraining.view_callbacks import PerViewPlateau
+
+    samples = shapes_two_views(40, image_size=48, seed=2)
+    splits = aligned_splits(samples.labels, labelled_fraction=0.5, test_fraction=0.25,
+                            valid_fraction=0.25, seed=2)
+    keras.utils.set_random_seed(2)
+    make = lambda: ImageClassifier(samples.class_names, image_size=32, alpha=0.35,  # noqa: E731
+                                   backbone_weights=None, freeze_backbone=False, hidden_units=())
+    cotraining = CoTraining(make(), make())
+    cotraining.compile(learning_rate=2e-3)
+    starts = []
+    record_start = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: starts.append(
+        [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in cotraining.optimizers]))
+    # A decrease of 10 never comes: the rate is cut by 10 after every epoch but the first.
+    plateau = PerViewPlateau(early_stopping_patience=None, reduce_lr_patience=1, factor=0.1,
+                             min_delta=10.0)
+    result = fit_rounds(cotraining, samples, splits, rounds=3, epochs_per_round=3, k=2,
+                        batch_size=8, steps_per_epoch=1, seed=2, plateau=plateau,
+                        callbacks=[record_start])
+    np.testing.assert_allclose(starts, [[2e-3, 2e-3]] * 3, rtol=1e-6)
+    for record in result.history:  # each round ended two cuts down
+        np.testing.assert_allclose([record["learning_rate0"], record["learning_rate1"]],
+                                   [2e-5, 2e-5], rtol=1e-5)

@@ -143,6 +143,12 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
             Defaults to `None`.
         verbose: int. `fit` verbosity. Defaults to `0`.
 
+    Every round starts at the learning rates the optimizers held when the run
+    began: a round retrains on a larger training set, and the reductions of
+    the last round's plateau would otherwise carry over (a rate of 1e-3 cut
+    on every round's plateau reaches the 1e-6 floor by the fourth round).
+    A round resumed after some of its epochs keeps the rate it had reached.
+
     Returns:
         A `CoTrainingResult`. Each history record has `round`, `train_size0`,
         `train_size1`, `pool_size`, `epochs0`, `epochs1` (epochs each model
@@ -167,14 +173,15 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
         train_sets = tuple((splits.train.copy(), true_labels[splits.train]) for _ in range(2))
         pool = splits.unlabelled.copy()
         state = {"config": config, "run": 1, "round": 1, "epoch": 0, "stopped": False,
-                 "complete": False, "plateau": None, "history": [], "epoch_log": []}
+                 "complete": False, "plateau": None, "history": [], "epoch_log": [],
+                 "learning_rates": _learning_rates(cotraining)}
     else:
         best_weights = backup.restore(cotraining, state)
         if state["plateau"] is not None:
             plateau.restore_state(state["plateau"], best_weights)
         train_sets = training_sets_from_json(state["train_sets"])
         pool = np.asarray(state["pool"], np.int64)
-        state = {**state, "run": state["run"] + 1}
+        state = {"learning_rates": _learning_rates(cotraining), **state, "run": state["run"] + 1}
     history = list(state["history"])
     # Every worker builds the same batches and keeps its share of each (one worker: all).
     valid = shard_by_data(aligned_dataset(samples, splits.valid, image_size, 128, crop_fraction))
@@ -196,6 +203,9 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
                      pool=pool.tolist(), history=history)
         largest = max(len(indices) for indices, _ in train_sets)
         steps = steps_per_epoch or max(1, math.ceil(largest / batch_size))
+        if not done:  # A new round: back to the run's learning rates.
+            for optimizer, rate in zip(cotraining.optimizers, state["learning_rates"]):
+                optimizer.learning_rate.assign(rate)
         train = training_dataset(samples, train_sets, image_size, batch_size,
                                  None if seed is None else seed + 10 * round_number, augmentation)
         # Batch norm is recomputed on the round's first batches after every epoch,
@@ -246,3 +256,8 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
         if last:
             break
     return CoTrainingResult(history, train_sets, pool)
+
+
+def _learning_rates(cotraining):
+    return [float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            for optimizer in cotraining.optimizers]
