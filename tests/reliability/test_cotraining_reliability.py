@@ -115,7 +115,8 @@ def _classifier(class_names=("a", "b")):
 
 
 CONFIG = {"rounds": 3, "epochs_per_round": 2, "k": 4, "batch_size": 8, "image_size": 32,
-          "steps_per_epoch": None, "seed": 0, "class_balanced": True, "num_samples": 60,
+          "steps_per_epoch": None, "seed": 0, "class_balanced": True, "oversample": True,
+          "num_samples": 60,
           "data": "0123456789abcdef"}
 
 

@@ -1,5 +1,6 @@
 """`tfvision cotrain MANIFEST ...` and `tfvision cotrain-data OUT`."""
 
+import argparse
 import math
 
 from tfvision.cli.options import add_run_arguments, image_size_argument, run_options
@@ -33,8 +34,11 @@ def _add_cotrain(commands):
     picks.add_argument("--k-fraction", type=float, default=0.01,
                        help="picks per model per round, as a fraction of the pool (default 0.01)")
     picks.add_argument("--k", type=int, help="picks per model per round, as a count")
-    cotrain.add_argument("--no-class-balance", action="store_true",
-                         help="plain top-k picks (default: at most k/C picks per class)")
+    cotrain.add_argument("--class-balance", action=argparse.BooleanOptionalAction, default=False,
+                         help="at most k/C picks per class, Blum & Mitchell's quota (default: "
+                         "plain top-k)")
+    cotrain.add_argument("--oversample", action=argparse.BooleanOptionalAction, default=True,
+                         help="train on every class repeated up to the largest one (default on)")
     cotrain.add_argument("--rounds", type=int, default=10, help="co-training rounds (default 10)")
     cotrain.add_argument("--epochs-per-round", type=int, default=3, help="epochs per round (default 3)")
     cotrain.add_argument("--steps-per-epoch", type=int,
@@ -154,7 +158,7 @@ def run_cotrain(args):
         dropout=args.dropout,
         learning_rate=args.learning_rate, batch_size=args.batch_size,
         steps_per_epoch=args.steps_per_epoch, augment=args.augment, flip=args.flip,
-        class_balanced=not args.no_class_balance,
+        class_balanced=args.class_balance, oversample=args.oversample,
         early_stopping_patience=args.patience, num_shapes=args.num_shapes,
         strict=args.strict, on_round_end=on_round_end, **run_options(args).keywords(),
     )

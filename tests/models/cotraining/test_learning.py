@@ -20,7 +20,12 @@ def _run(samples, splits, k):
                                    backbone_weights="shapes", hidden_units=(64,))
     cotraining = CoTraining(make(), make())
     cotraining.compile(learning_rate=2e-3)
-    return fit_rounds(cotraining, samples, splits, k=k, **SCHEDULE).history
+    # Blum & Mitchell's setting: per-class quotas, the training sets as they are. (The
+    # defaults, plain top-k with oversampling, are tested on real digits in
+    # tests/benchmarks/test_quality_learning.py; here the shapes' labelled-only baseline
+    # with oversampling is 0.83, and the two settings end within 2.5 points of it.)
+    return fit_rounds(cotraining, samples, splits, k=k, class_balanced=True, oversample=False,
+                      **SCHEDULE).history
 
 
 @pytest.fixture(scope="module")

@@ -133,3 +133,20 @@ def test_every_round_starts_at_the_runs_learning_rate_after_the_plateau_cut_it()
     for record in result.history:  # each round ended two cuts down
         np.testing.assert_allclose([record["learning_rate0"], record["learning_rate1"]],
                                    [2e-5, 2e-5], rtol=1e-5)
+
+
+def test_oversampling_repeats_every_class_up_to_the_largest_and_keeps_pairs():
+    from tfvision.recipes.cotraining.rounds import oversampled
+
+    indices = np.array([10, 11, 12, 13, 14, 15, 16])
+    labels = np.array([2, 0, 2, 2, 2, 1, 0])
+    new_indices, new_labels = oversampled(indices, labels)
+    assert np.bincount(new_labels).tolist() == [4, 4, 4]
+    assert sorted(set(new_indices.tolist())) == indices.tolist()  # nothing lost, nothing new
+    lookup = dict(zip(indices.tolist(), labels.tolist()))
+    assert all(lookup[i] == label for i, label in zip(new_indices.tolist(), new_labels.tolist()))
+    # The one sample of class 1 four times; class 0's two samples twice each.
+    assert new_indices[new_labels == 1].tolist() == [15] * 4
+    assert sorted(new_indices[new_labels == 0].tolist()) == [11, 11, 16, 16]
+    empty = oversampled(np.array([], np.int64), np.array([], np.int64))
+    assert len(empty[0]) == len(empty[1]) == 0

@@ -108,7 +108,7 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
                      train_backbone=False, hidden_units="auto", dropout=0.2,
                      learning_rate=1e-3, batch_size=32, steps_per_epoch=None, augment="auto",
                      flip=None,
-                     class_balanced=True, early_stopping_patience=3, reduce_lr_patience=2,
+                     class_balanced=False, oversample=True, early_stopping_patience=3, reduce_lr_patience=2,
                      num_shapes=1000, seed=None, mixed_precision="off", require_gpu=False,
                      deterministic=False, strategy="none", resume=True, strict=False,
                      callbacks=None, on_round_end=None, verbose=0):
@@ -197,7 +197,7 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
         plateau = PerViewPlateau(early_stopping_patience, reduce_lr_patience)
         result = fit_rounds(cotraining, samples, splits, rounds, epochs_per_round, k,
                             batch_size, image_size, steps_per_epoch, seed, class_balanced,
-                            plateau, callbacks=callbacks, on_round_end=after_round,
+                            oversample, plateau, callbacks=callbacks, on_round_end=after_round,
                             augmentation=cotraining_augmentation(augment, image_size, weights,
                                                            train_backbone, flip),
                             backup=backup, verbose=verbose)

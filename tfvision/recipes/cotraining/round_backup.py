@@ -26,7 +26,7 @@ from tfvision.training.atomic_write import atomic_write
 from tfvision.training.backup import BackupFolder
 # The run settings a backup must share with the run that resumes it.
 CONFIG_KEYS = ("rounds", "epochs_per_round", "k", "batch_size", "image_size",
-               "steps_per_epoch", "seed", "class_balanced", "num_samples", "data")
+               "steps_per_epoch", "seed", "class_balanced", "oversample", "num_samples", "data")
 
 
 class RoundBackup(BackupFolder):

@@ -62,19 +62,49 @@ def aligned_dataset(samples, indices, image_size, batch_size, crop_fraction=1.0)
 
 
 def training_dataset(samples, train_sets, image_size, batch_size, seed=None,
-                     augmentation=None):
+                     augmentation=None, oversample=False):
     """Endless batches `((images0, images1), (labels0, labels1))`, one training set per view.
 
     Each view's set is shuffled, augmented and repeated on its own, with full
     batches only (fixed shapes). `augmentation`: an `Augmentation`, or `None`
-    for `VIEW_AUGMENTATION`.
+    for `VIEW_AUGMENTATION`. `oversample=True` repeats each view's smaller
+    classes up to its largest one (`oversampled`).
     """
+    if oversample:
+        train_sets = [oversampled(indices, labels) for indices, labels in train_sets]
     views = [samples.view_dataset(v, indices, labels, image_size=image_size,
                                   batch_size=batch_size, training=True, repeat=True,
                                   seed=None if seed is None else seed + v,
                                   augmentation=augmentation)
              for v, (indices, labels) in enumerate(train_sets)]
     return tf.data.Dataset.zip(*views).map(lambda a, b: ((a[0], b[0]), (a[1], b[1])))
+
+
+def oversampled(indices, labels):
+    """Each class's samples repeated (cyclically) up to the largest class's count.
+
+    Pseudo-labels are picked by confidence, so a round can add many samples
+    of the classes the models find easy; without this, the next round learns
+    that skew and picks those classes again.
+
+    Args:
+        indices: int array `[N]`, sample indices.
+        labels: int array `[N]`, their labels.
+
+    Returns:
+        `(indices, labels)`, class by class, `C_present * largest` long.
+
+    Example:
+    >>> oversampled(np.array([7, 8, 9]), np.array([0, 0, 1]))
+    (array([7, 8, 9, 9]), array([0, 0, 1, 1]))
+    """
+    indices, labels = np.asarray(indices), np.asarray(labels)
+    if len(labels) == 0:
+        return indices, labels
+    classes, counts = np.unique(labels, return_counts=True)
+    keep = np.concatenate([np.resize(np.flatnonzero(labels == label), counts.max())
+                           for label in classes])
+    return indices[keep], labels[keep]
 
 
 def predict_pool(cotraining, samples, pool, image_size, batch_size=64, crop_fraction=1.0):
@@ -100,8 +130,9 @@ def _accuracies(cotraining, dataset, prefix):
 
 def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.01,
                batch_size=32, image_size=None, steps_per_epoch=None, seed=None,
-               class_balanced=True, plateau=None, callbacks=None, on_round_end=None,
-               augmentation=None, crop_fraction=1.0, backup=None, verbose=0):
+               class_balanced=False, oversample=True, plateau=None, callbacks=None,
+               on_round_end=None, augmentation=None, crop_fraction=1.0, backup=None,
+               verbose=0):
     """Runs co-training rounds on a compiled `CoTraining` model.
 
     Round `r` trains both models for `epochs_per_round` epochs on their
@@ -130,7 +161,11 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
             larger training set divided by `batch_size` (rounded up).
         seed: optional int for shuffling and augmentation.
         class_balanced: bool. At most `ceil(k / C)` picks per label and model
-            (Blum & Mitchell's per-class quota). Defaults to `True`.
+            (Blum & Mitchell's per-class quota). Defaults to `False`: plain
+            top-k, whose skew toward easy classes `oversample` evens out.
+        oversample: bool. Train each model on its training set with every
+            class repeated up to its largest one (`oversampled`); an epoch
+            still counts the set's own size. Defaults to `True`.
         plateau: a `PerViewPlateau`, or `None` for `PerViewPlateau()`.
         callbacks: list of extra Keras callbacks for each round's `fit`
             (called after the backup is written).
@@ -166,7 +201,8 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
     config = {"rounds": int(rounds), "epochs_per_round": int(epochs_per_round), "k": k,
               "batch_size": int(batch_size), "image_size": int(image_size),
               "steps_per_epoch": steps_per_epoch, "seed": seed,
-              "class_balanced": bool(class_balanced), "num_samples": len(true_labels),
+              "class_balanced": bool(class_balanced), "oversample": bool(oversample),
+              "num_samples": len(true_labels),
               "data": _data_digest(true_labels, splits)}
     state = backup.read(config) if backup is not None else None
     if state is None:
@@ -207,7 +243,8 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
             for optimizer, rate in zip(cotraining.optimizers, state["learning_rates"]):
                 optimizer.learning_rate.assign(rate)
         train = training_dataset(samples, train_sets, image_size, batch_size,
-                                 None if seed is None else seed + 10 * round_number, augmentation)
+                                 None if seed is None else seed + 10 * round_number, augmentation,
+                                 oversample)
         # Batch norm is recomputed on the round's first batches after every epoch,
         # in a resumed round too.
         precise_batch_norm = PreciseBatchNorm(train)
