@@ -49,8 +49,8 @@ def _add_train(sub):
         "--learning-rate",
         type=float,
         nargs="+",
-        default=[0.001],
-        help="learning rate; several values run a sweep first (default 0.001)",
+        help="learning rate; several values run a sweep first (default 0.003 from --weights "
+        "none with --train-backbone, else 0.001)",
     )
     train.add_argument("--sweep-epochs", type=int, default=1, help="epochs per swept rate (default 1)")
     train.add_argument("--epochs", type=int, default=20, help="epochs (default 20)")
@@ -159,7 +159,7 @@ def run_train(args):
         train_backbone=args.train_backbone,
         hidden_units="auto" if args.hidden_units is None else tuple(args.hidden_units),
         dropout=args.dropout,
-        learning_rates=args.learning_rate,
+        learning_rates="auto" if args.learning_rate is None else args.learning_rate,
         sweep_epochs=args.sweep_epochs,
         epochs=args.epochs,
         batch_size=args.batch_size,

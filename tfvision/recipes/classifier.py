@@ -21,6 +21,7 @@ from tfvision.recipes.classifier_options import (
     SMALL_FROM_SCRATCH_SIDE,
     classifier_optimizer,
     resolve_hidden_units,
+    resolve_learning_rates,
 )
 from tfvision.training.callbacks import training_callbacks
 from tfvision.training.checkpoints import load_checkpoint, read_checkpoint_state
@@ -52,7 +53,7 @@ def train_classifier(
     train_backbone=False,
     hidden_units="auto",
     dropout=0.2,
-    learning_rates=(1e-3,),
+    learning_rates="auto",
     sweep_epochs=1,
     epochs=20,
     batch_size=32,
@@ -113,6 +114,8 @@ def train_classifier(
       the best epoch either way).
     - `hidden_units="auto"`: a linear head from random weights, else one
       hidden layer of 512 (see `resolve_hidden_units`).
+    - `learning_rates="auto"`: 3e-3 from random weights, else 1e-3 (see
+      `resolve_learning_rates`).
     - `freeze_batch_norm=None`: see `ImageClassifier`.
 
     `strategy="mirrored"` (see `tfvision.training.distribution_strategy`)
@@ -178,7 +181,8 @@ def train_classifier(
                 freeze_batch_norm=freeze_batch_norm,
                 crop_fraction=augmentation.crop_fraction,
             )
-            learning_rate = float(learning_rates[0])
+            learning_rates = resolve_learning_rates(learning_rates, from_scratch)
+            learning_rate = learning_rates[0]
             if len(learning_rates) > 1 and not done:
                 sweep = learning_rate_sweep(
                     model, train.dataset, valid.dataset, learning_rates, epochs=sweep_epochs
