@@ -16,12 +16,10 @@ def test_auto_learning_rate_and_head_from_random_and_pretrained_weights():
         resolve_learning_rates("fast", from_scratch=True)
 
 
-@pytest.mark.parametrize("weights, train_backbone, rate", [(None, True, 3e-3),
-                                                           ("shapes", False, 1e-3)])
-def test_the_recipe_compiles_at_the_auto_rate(tmp_path, weights, train_backbone, rate):
+def test_the_recipe_trains_from_random_weights_at_the_auto_rate(tmp_path):
     data = str(tmp_path / "shapes")
     write_image_folder(data, {"train": 16, "valid": 8}, image_size=48, seed=5)
     model, _ = recipe.train_classifier(data, str(tmp_path / "run"), alpha=0.35, image_size=64,
-                                       weights=weights, train_backbone=train_backbone,
+                                       weights=None, train_backbone=True,
                                        epochs=1, batch_size=8, seed=0, verbose=0)
-    assert float(model.optimizer.learning_rate) == pytest.approx(rate)
+    assert float(model.optimizer.learning_rate) == pytest.approx(3e-3)
