@@ -1,7 +1,7 @@
-"""Learning on real images: the quality benchmark's co-training row, with the defaults, gains.
+"""Learning on real images: rows of `make quality`, with the defaults, beat their references.
 
-The two half-digit views of `make quality` (scikit-learn's bundled digits,
-nothing downloaded), 40 % of the labels, the same schedule as the benchmark.
+scikit-learn's bundled digits (nothing downloaded), drawn as the benchmark draws
+them, trained with the benchmark's settings through the Python API.
 """
 
 import os
@@ -11,8 +11,28 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from benchmarks.quality import digits  # noqa: E402
+from benchmarks.quality import digits, scoring  # noqa: E402
+from tfvision.recipes.classifier import load_split, train_classifier  # noqa: E402
+from tfvision.training.checkpoints import load_checkpoint  # noqa: E402
 from tfvision.recipes.cotraining.recipe import train_cotraining  # noqa: E402
+
+
+@pytest.mark.slow  # 15 epochs on 5,036 cluttered digits at 64 px, and an SVC: ~6 min
+def test_the_classifier_from_scratch_beats_the_pixel_svc_on_cluttered_digits(tmp_path):
+    scans, labels = digits.load_scans()
+    data = str(tmp_path / "hard")
+    digits.write_hard(data, scans, labels, digits.split_scans(labels, seed=0), seed=0)
+    train_classifier(data, str(tmp_path / "run"), alpha=0.35, weights=None, train_backbone=True,
+                     image_size=64, epochs=15, seed=0, verbose=0)
+    model, _ = load_checkpoint(str(tmp_path / "run" / "best.keras"))
+    train_paths, train_names = scoring.image_folder_split(data, "train")
+    test_paths, test_names = scoring.image_folder_split(data, "test")
+    svc = scoring.pixel_references(train_paths, train_names, test_paths, test_names)["SVC"]
+    test = load_split(data, "test", 64, 64, training=False).dataset
+    accuracy = model.evaluate(test, verbose=0, return_dict=True)["accuracy"]
+    print(f"test top-1 {accuracy:.3f}, pixel SVC {svc:.3f}")
+    # Measured: 0.694 against 0.501 (make quality, through the command and its export).
+    assert accuracy >= svc, (accuracy, svc)
 
 
 @pytest.mark.slow  # two co-training runs of 5 rounds x 5 epochs on 1,797 view pairs: ~5 min

@@ -11,6 +11,7 @@ import textwrap
 import time
 
 import numpy as np
+import pytest
 
 from tests.reliability.commands import history_epochs, run_script, tfvision
 from tfvision.cli.main import build_parser
@@ -38,6 +39,7 @@ def test_train_takes_strategy_and_resume_options():
     assert args.strategy == "mirrored" and args.resume is False
 
 
+@pytest.mark.slow  # ~100 s; the default suite kills and resumes the classifier, MoCo and co-training
 def test_kill_9_in_fine_tuning_resumes_fine_tuning_and_no_resume_starts_again(tmp_path):
     save_dir = str(tmp_path / "run")
     last = os.path.join(save_dir, "last.keras")
@@ -145,6 +147,7 @@ MIRRORED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # ~70 s; the default suite runs the classifier, MoCo and co-training mirrored
 def test_mirrored_over_two_devices_matches_one_device(tmp_path):
     save_dir = str(tmp_path / "run")
     out = run_script(MIRRORED, save_dir)
