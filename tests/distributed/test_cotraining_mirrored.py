@@ -8,6 +8,7 @@ import os
 import textwrap
 
 import numpy as np
+import pytest
 
 from tests.reliability.commands import run_script
 
@@ -70,6 +71,7 @@ RUN = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # ~70 s; the default suite runs the classifier and MoCo mirrored
 def test_mirrored_over_two_devices_matches_one_device_and_the_recipe_runs(tmp_path):
     out = run_script(RUN, tmp_path / "run")
     print(out)  # the figures, with pytest -s
