@@ -107,8 +107,8 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
                      arch="mobilenet_v2", image_size="auto", alpha=1.0, weights="imagenet",
                      train_backbone=False, hidden_units="auto", dropout=0.2,
                      learning_rate=1e-3, batch_size=32, steps_per_epoch=None, augment="auto",
-                     flip=None,
-                     class_balanced=False, oversample=True, early_stopping_patience=3, reduce_lr_patience=2,
+                     flip=None, class_balanced=False, oversample=True,
+                     early_stopping_patience=3, reduce_lr_patience=2,
                      num_shapes=1000, seed=None, mixed_precision="off", require_gpu=False,
                      deterministic=False, strategy="none", resume=True, strict=False,
                      callbacks=None, on_round_end=None, verbose=0):
