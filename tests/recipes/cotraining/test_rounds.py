@@ -47,16 +47,24 @@ def test_resolve_k():
         resolve_k(1.5, 10)
 
 
-@pytest.fixture(scope="module")
-def short_run():
-    samples = shapes_two_views(90, image_size=48, seed=1)
-    splits = aligned_splits(samples.labels, labelled_fraction=0.4, test_fraction=0.3,
-                            valid_fraction=0.2, seed=1)
-    keras.utils.set_random_seed(1)
+def _small_cotraining(num_samples, fractions, seed, **classifier_options):
+    """Built-in two views at 48 px, their splits, and a compiled `CoTraining` of 32 px models."""
+    samples = shapes_two_views(num_samples, image_size=48, seed=seed)
+    labelled, test, valid = fractions
+    splits = aligned_splits(samples.labels, labelled_fraction=labelled, test_fraction=test,
+                            valid_fraction=valid, seed=seed)
+    keras.utils.set_random_seed(seed)
     make = lambda: ImageClassifier(samples.class_names, image_size=32, alpha=0.35,  # noqa: E731
-                                   backbone_weights="shapes", hidden_units=(16,))
+                                   **classifier_options)
     cotraining = CoTraining(make(), make())
     cotraining.compile(learning_rate=2e-3)
+    return samples, splits, cotraining
+
+
+@pytest.fixture(scope="module")
+def short_run():
+    samples, splits, cotraining = _small_cotraining(90, (0.4, 0.3, 0.2), seed=1,
+                                                    backbone_weights="shapes", hidden_units=(16,))
     seen = []
     result = fit_rounds(cotraining, samples, splits, rounds=2, epochs_per_round=1, k=8,
                         batch_size=8, steps_per_epoch=2, seed=1, on_round_end=seen.append)
@@ -112,14 +120,9 @@ def test_view_augmentation_is_none_from_random_weights_and_the_view_crops_otherw
 def test_every_round_starts_at_the_runs_learning_rate_after_the_plateau_cut_it():
     from tfvision.recipes.cotraining.view_callbacks import PerViewPlateau
 
-    samples = shapes_two_views(40, image_size=48, seed=2)
-    splits = aligned_splits(samples.labels, labelled_fraction=0.5, test_fraction=0.25,
-                            valid_fraction=0.25, seed=2)
-    keras.utils.set_random_seed(2)
-    make = lambda: ImageClassifier(samples.class_names, image_size=32, alpha=0.35,  # noqa: E731
-                                   backbone_weights=None, freeze_backbone=False, hidden_units=())
-    cotraining = CoTraining(make(), make())
-    cotraining.compile(learning_rate=2e-3)
+    samples, splits, cotraining = _small_cotraining(40, (0.5, 0.25, 0.25), seed=2,
+                                                    backbone_weights=None, freeze_backbone=False,
+                                                    hidden_units=())
     starts = []
     record_start = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: starts.append(
         [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in cotraining.optimizers]))

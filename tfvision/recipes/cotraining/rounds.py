@@ -217,7 +217,7 @@ def fit_rounds(cotraining, samples, splits, rounds=10, epochs_per_round=3, k=0.0
             plateau.restore_state(state["plateau"], best_weights)
         train_sets = training_sets_from_json(state["train_sets"])
         pool = np.asarray(state["pool"], np.int64)
-        state = {"learning_rates": _learning_rates(cotraining), **state, "run": state["run"] + 1}
+        state = {**state, "run": state["run"] + 1}
     history = list(state["history"])
     # Every worker builds the same batches and keeps its share of each (one worker: all).
     valid = shard_by_data(aligned_dataset(samples, splits.valid, image_size, 128, crop_fraction))
