@@ -34,3 +34,16 @@ def test_unknown_mode_is_refused():
 def test_config_round_trip():
     revived = run_serialization_test(ImageNormalization("caffe", name="norm"))
     assert revived.mode == "caffe"
+
+
+@pytest.mark.parametrize("mode", ["tf", "caffe", "torch"])
+def test_grayscale_normalises_the_grey_image_of_tf_image(mode):
+    import tensorflow as tf
+
+    images = np.random.default_rng(2).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    grey = tf.tile(tf.image.rgb_to_grayscale(images), [1, 1, 1, 3]).numpy()
+    layer = ImageNormalization(mode, grayscale=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(images)),
+                               keras.ops.convert_to_numpy(ImageNormalization(mode)(grey)),
+                               rtol=1e-5, atol=1e-3)
+    assert run_serialization_test(layer).grayscale

@@ -91,6 +91,20 @@ def _add_train(sub):
         help="no random horizontal flip (for digits, text, anything a mirror changes)",
     )
     train.add_argument(
+        "--grayscale",
+        action="store_true",
+        help="grey every image inside the model (colour that says nothing about the class; "
+             "a backbone from 'moco pretrain --grayscale-probability 1')",
+    )
+    train.add_argument(
+        "--feature-grid",
+        type=int,
+        default=1,
+        metavar="N",
+        help="the head reads the backbone's last map pooled to N x N cells (default 1: global "
+             "pooling); the grid of a 'moco pretrain --feature-grid N' backbone",
+    )
+    train.add_argument(
         "--schedule",
         choices=("cosine", "plateau"),
         default="plateau",
@@ -169,6 +183,8 @@ def run_train(args):
         crop_scale=args.crop_scale,
         augment=args.augment,
         flip=args.flip,
+        grayscale=args.grayscale,
+        feature_grid=args.feature_grid,
         schedule=args.schedule,
         warmup_epochs=args.warmup_epochs,
         weight_decay=args.weight_decay,

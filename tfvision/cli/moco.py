@@ -49,6 +49,9 @@ def _add_pretrain(sub):
                           help="projection head: v2 MLP or v1 linear (default mlp)")
     pretrain.add_argument("--hidden-dim", type=int, default=2048,
                           help="MLP head hidden size (default 2048)")
+    pretrain.add_argument("--feature-grid", type=int, default=1, metavar="N",
+                          help="pool the backbone's last map to N x N cells before the head, "
+                               "keeping where features are (default 1: global pooling)")
     pretrain.add_argument("--projection-dim", type=int, default=128,
                           help="embedding size (default 128)")
     pretrain.add_argument("--learning-rate", type=float, default=0.06,
@@ -119,7 +122,8 @@ def run_pretrain(args):
         momentum=args.momentum, temperature=args.temperature, symmetric=args.symmetric,
         bn_splits=args.bn_splits, projection_dim=args.projection_dim,
         hidden_dims=(args.hidden_dim,) if args.head == "mlp" else (),
-        learning_rate=args.learning_rate, weight_decay=args.weight_decay,
+        feature_grid=args.feature_grid, learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
         milestones=args.milestones, num_images=args.num_images, knn_every=args.knn_every,
         knn_k=args.knn_k, augmentation=augmentation,
         **run_options(args).keywords(),  # no --seed: MoCo's default, 0

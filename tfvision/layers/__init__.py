@@ -4,6 +4,7 @@ from tfvision.layers.anchor_generator import AnchorGenerator
 from tfvision.layers.box_coder import BoundedBoxCoder, BoxCoder, SSDBoxCoder
 from tfvision.layers.box_decoder import BoxDecoder
 from tfvision.layers.conv_bn import ConvBN
+from tfvision.layers.grid_pooling import GridPooling
 from tfvision.layers.image_normalization import ImageNormalization
 from tfvision.layers.inverted_residual import InvertedResidual
 from tfvision.layers.make_divisible import make_divisible
@@ -18,6 +19,7 @@ __all__ = [
     "BoxCoder",
     "BoxDecoder",
     "ConvBN",
+    "GridPooling",
     "ImageNormalization",
     "InvertedResidual",
     "NonMaxSuppression",

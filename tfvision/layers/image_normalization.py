@@ -15,6 +15,8 @@ _MODES = {
     "none": ("rgb", 1.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
 }
 
+_LUMA = (0.2989, 0.5870, 0.1140)  # tf.image.rgb_to_grayscale's weights
+
 
 @keras.saving.register_keras_serializable(package="tfvision")
 class ImageNormalization(keras.layers.Layer):
@@ -33,9 +35,16 @@ class ImageNormalization(keras.layers.Layer):
     - `"none"`: identity, for backbones that normalise their own input
       (EfficientNet, ConvNeXt, MobileNetV3).
 
+    With `grayscale=True` the images turn grey first (ITU-R 601 luma, the
+    weights of `tf.image.rgb_to_grayscale`, in all three channels): for a
+    model that learnt from grey images, so that colour it never saw in
+    training does not reach it in use.
+
     Args:
         mode: str. One of `"tf"`, `"caffe"`, `"torch"`, `"none"`.
             Defaults to `"tf"`.
+        grayscale: bool. Grey the images before normalising them.
+            Defaults to `False`.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Example:
@@ -45,17 +54,21 @@ class ImageNormalization(keras.layers.Layer):
     ... # [[[[-1., 0., 1.]]]]
     """
 
-    def __init__(self, mode="tf", **kwargs):
+    def __init__(self, mode="tf", grayscale=False, **kwargs):
         super().__init__(**kwargs)
         if mode not in _MODES:
             raise ValueError(
                 f"`mode` must be one of {sorted(_MODES)}. Received: mode={mode!r}"
             )
         self.mode = mode
+        self.grayscale = bool(grayscale)
 
     def call(self, inputs):
         order, scale, mean, std = _MODES[self.mode]
         x = ops.cast(inputs, self.compute_dtype)
+        if self.grayscale:
+            luma = ops.convert_to_tensor(_LUMA, x.dtype)
+            x = ops.repeat(ops.sum(x * luma, axis=-1, keepdims=True), 3, axis=-1)
         if self.mode == "none":
             return x
         if order == "bgr":
@@ -70,5 +83,5 @@ class ImageNormalization(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"mode": self.mode})
+        config.update({"mode": self.mode, "grayscale": self.grayscale})
         return config

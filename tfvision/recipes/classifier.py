@@ -68,6 +68,8 @@ def train_classifier(
     warmup_epochs=1,
     weight_decay=0.0,
     freeze_batch_norm=None,
+    grayscale=False,
+    feature_grid=1,
     seed=None,
     strict=False,
     mixed_precision="off",
@@ -116,7 +118,8 @@ def train_classifier(
       hidden layer of 512 (see `resolve_hidden_units`).
     - `learning_rates="auto"`: 3e-3 from random weights, else 1e-3 (see
       `resolve_learning_rates`).
-    - `freeze_batch_norm=None`: see `ImageClassifier`.
+    - `freeze_batch_norm=None`, `grayscale=False`, `feature_grid=1`: see
+      `ImageClassifier`.
 
     `strategy="mirrored"` (see `tfvision.training.distribution_strategy`)
     spreads each batch of `batch_size` images over the local devices;
@@ -180,6 +183,8 @@ def train_classifier(
                 dropout=dropout,
                 freeze_batch_norm=freeze_batch_norm,
                 crop_fraction=augmentation.crop_fraction,
+                grayscale=grayscale,
+                feature_grid=feature_grid,
             )
             learning_rates = resolve_learning_rates(learning_rates, from_scratch)
             learning_rate = learning_rates[0]

@@ -182,3 +182,42 @@ def test_crop_fraction_is_kept_by_the_config_and_used_by_predict_top_k():
     cropped = np.sort(model.predict(centre, verbose=0)[0])[::-1][:4]
     np.testing.assert_allclose(scores, expected, rtol=1e-5)
     assert not np.allclose(scores, cropped, rtol=1e-3)
+
+
+def test_grayscale_classifies_an_image_as_its_grey_version(tmp_path):
+    model = _classifier(image_size=32, grayscale=True, backbone_weights="shapes")
+    assert run_serialization_test(model).normalization.grayscale
+    images = np.random.default_rng(2).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    grey = tf.tile(tf.image.rgb_to_grayscale(images), [1, 1, 1, 3])
+    np.testing.assert_allclose(model.predict(images, verbose=0), model.predict(grey, verbose=0),
+                               rtol=1e-3, atol=1e-4)
+    colour = _classifier(image_size=32, backbone_weights="shapes")
+    assert not np.allclose(colour.predict(images, verbose=0), colour.predict(grey, verbose=0),
+                           atol=1e-3)
+    path = str(tmp_path / "grey.keras")
+    model.save(path)
+    assert keras.models.load_model(path).normalization.grayscale
+
+
+def test_a_feature_grid_heads_the_last_map_pooled_by_cells(tmp_path):
+    model = _classifier(image_size=64, hidden_units=(), feature_grid=2)
+    # MobileNetV2 0.35 at 64 px: a 2x2 last map of 1280 channels, one cell per position.
+    assert model.output_dense.kernel.shape == (4 * 1280, 5)
+    images = np.random.default_rng(3).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    maps = model.backbone.feature_extractor(["final"])(model.normalization(images))["final"]
+    features = np.concatenate([np.asarray(maps)[:, i, j] for i in range(2) for j in range(2)],
+                              axis=-1)
+    kernel, bias = model.output_dense.get_weights()
+    logits = features @ kernel + bias
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(model.predict(images, verbose=0),
+                               expected / expected.sum(axis=1, keepdims=True), atol=1e-5)
+    assert run_serialization_test(model).feature_grid == 2
+    path = str(tmp_path / "grid.keras")
+    model.save(path)
+    np.testing.assert_allclose(keras.models.load_model(path).predict(images, verbose=0),
+                               model.predict(images, verbose=0), atol=1e-6)
+    flat = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D()])
+    with pytest.raises(ValueError, match="pooled features only"):
+        ImageClassifier(NAMES, backbone=flat, image_size=32, backbone_weights=None,
+                        freeze_backbone=False, feature_grid=2)

@@ -147,3 +147,57 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="pairs of views"):
         _compile(model := _model())
         model.train_step(tf.zeros((2, 16, 16, 3)))
+
+
+def test_a_feature_grid_pools_the_last_map_by_cells_and_keeps_the_backbone_contract(tmp_path):
+    model = _model(feature_grid=2)
+    images = np.random.default_rng(3).uniform(0, 255, (4, 16, 16, 3)).astype("float32")
+    # SmallCNN (8, 16) at 16 px: a 2x2 last map of 16 channels, one cell per position.
+    maps = model.backbone.feature_extractor(["final"])(model.normalization(images))["final"]
+    maps = np.asarray(maps)
+    assert maps.shape == (4, 2, 2, 16)
+    expected = np.concatenate([maps[:, i, j] for i in range(2) for j in range(2)], axis=-1)
+    np.testing.assert_allclose(model(images), expected, rtol=1e-5, atol=1e-5)
+    assert model.queries(images).shape == (4, 8)
+    # The grid model's layers are the backbone's: training moves the pooled backbone.
+    before = [v.numpy() for v in model.backbone.trainable_weights]
+    _compile(model)
+    model.fit(_pairs(), epochs=1, verbose=0)
+    assert any(not np.allclose(v.numpy(), b) for v, b in zip(model.backbone.trainable_weights,
+                                                               before))
+    assert len(model.trainable_variables) == len(model._query_weights())
+    # Checkpoint round trip, and the backbone file loads into a plain SmallCNN.
+    path = str(tmp_path / "moco.keras")
+    save_checkpoint(model, path, epoch=1)
+    restored, _ = load_checkpoint(path)
+    assert restored.feature_grid == 2
+    np.testing.assert_allclose(restored(images), model(images), rtol=1e-5, atol=1e-5)
+    weights = str(tmp_path / "backbone.weights.h5")
+    model.save_backbone_weights(weights)
+    plain = SmallCNN((16, 16, 3), filters=(8, 16))
+    plain.load_weights(weights)
+    trained = model.backbone(model.normalization(images))
+    np.testing.assert_allclose(plain(model.normalization(images)), trained, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(model(images)).reshape(4, 4, 16).mean(axis=1), trained,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_a_feature_grid_needs_feature_maps():
+    with pytest.raises(ValueError, match="feature_grid=0"):
+        _model(feature_grid=0)
+    flat = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.GlobalAveragePooling2D()])
+    with pytest.raises(ValueError, match="pooled features only"):
+        MoCo(flat, feature_grid=2)
+
+
+def test_grayscale_makes_every_input_grey_as_tf_image_does():
+    model = _model(grayscale=True, feature_grid=2)
+    images = np.random.default_rng(4).uniform(0, 255, (4, 16, 16, 3)).astype("float32")
+    grey = tf.tile(tf.image.rgb_to_grayscale(images), [1, 1, 1, 3])
+    np.testing.assert_allclose(model(images), model(grey), rtol=1e-3, atol=1e-3)
+    colour = _model(feature_grid=2)
+    colour.set_weights(model.get_weights())
+    np.testing.assert_allclose(model(images), colour(grey), rtol=1e-3, atol=1e-3)
+    assert not np.allclose(colour(images), colour(grey), atol=1e-3)
+    revived = run_serialization_test(model)
+    assert revived.grayscale and revived.feature_grid == 2

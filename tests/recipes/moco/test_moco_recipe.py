@@ -14,7 +14,7 @@ from tfvision.models.classifier import ImageClassifier
 from tfvision.models.mobilenet_v2 import MobileNetV2
 from tfvision.models.moco import MoCo
 from tfvision.recipes.moco.recipe import pretrain_moco
-from tfvision.training import read_checkpoint_state
+from tfvision.training import load_checkpoint, read_checkpoint_state
 
 PRETRAIN = ["moco", "pretrain", "shapes", "--arch", "small_cnn", "--image-size", "32",
             "--num-images", "96", "--batch-size", "32", "--queue-size", "64",
@@ -121,3 +121,25 @@ def test_pretrain_on_tfds_cifar10_with_mock_data(tmp_path, capsys):
     assert code == 0
     assert re.search(r"Last kNN accuracy [0-9.]+", capsys.readouterr().out.replace(":", ""))
     assert read_checkpoint_state(str(tmp_path / "last.keras"))["epoch"] == 1
+
+
+def test_feature_grid_and_grey_views_reach_the_model_and_its_export(tmp_path):
+    save_dir = str(tmp_path / "run")
+    assert main(PRETRAIN + ["--epochs", "1", "--save-dir", save_dir, "--feature-grid", "2",
+                            "--grayscale-probability", "1", "--knn-every", "0"]) == 0
+    model, _ = load_checkpoint(os.path.join(save_dir, "last.keras"))
+    assert model.feature_grid == 2 and model.grayscale
+    images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    assert model(images).shape == (3, 4 * 128)  # small_cnn's 2x2 last map at 32 px
+    assert main(["export", os.path.join(save_dir, "last.keras"), "--name", "encoder",
+                 "--out", str(tmp_path / "saved")]) == 0
+    serve = tf.saved_model.load(str(tmp_path / "saved" / "encoder" / "1")).signatures[
+        "serving_default"]
+    encoded = tf.stack([tf.io.encode_png(tf.cast(image, tf.uint8)) for image in images])
+    grey = tf.tile(tf.image.rgb_to_grayscale(tf.cast(images, tf.uint8)), [1, 1, 1, 3])
+    encoded_grey = tf.stack([tf.io.encode_png(image) for image in grey])
+    # The export turns colour grey in its graph: a colour image embeds as its grey version
+    # (up to the grey PNG's rounding to whole levels).
+    np.testing.assert_allclose(serve(image_bytes=encoded)["features"],
+                               serve(image_bytes=encoded_grey)["features"], rtol=0.05, atol=0.05)
+    assert serve(image_bytes=encoded)["features"].shape == (3, 512)

@@ -10,6 +10,7 @@ when `tfvision.models` is imported: `mobilenet_v2`, `mobilenet_v1`,
 from tfvision.models.backbones import keras_applications  # noqa: F401  (registers)
 from tfvision.models.backbones.backbone import (
     Backbone,
+    grid_pooled,
     has_feature_maps,
     pooled_feature_size,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "backbone_spec",
     "build_backbone",
     "get_backbone",
+    "grid_pooled",
     "has_feature_maps",
     "pooled_feature_size",
     "register_backbone",

@@ -2,6 +2,8 @@
 
 import keras
 
+from tfvision.layers.grid_pooling import GridPooling
+
 
 class Backbone:
     """A functional `keras.Model` that gives named feature maps; every task stands on one.
@@ -67,6 +69,29 @@ class Backbone:
             )
         outputs = {n: self.pyramid_outputs[n] for n in names}
         return keras.Model(self.input, outputs, name=f"{self.name}_features")
+
+
+def grid_pooled(backbone, grid):
+    """A model of `backbone`'s layers and weights: its last map averaged over `grid` x `grid` cells.
+
+    `grid=1` gives `backbone` itself (its own pooled features). Above 1, the
+    output is `GridPooling(grid)` of `pyramid_outputs["final"]`, `[B, grid² · C]`:
+    where in the image a feature was seen survives the pooling.
+
+    Raises:
+        ValueError: for `grid < 1`, or `grid > 1` on a backbone without named feature maps.
+    """
+    if int(grid) != grid or grid < 1:
+        raise ValueError(f"`feature_grid` must be an integer >= 1. Received: feature_grid={grid!r}")
+    if grid == 1:
+        return backbone
+    if not has_feature_maps(backbone):
+        raise ValueError(
+            f"feature_grid={grid} pools the backbone's last feature map, and {backbone.name} "
+            "gives pooled features only; use feature_grid=1 or a backbone with named feature "
+            "maps (mobilenet_v2, mobilenet_v1, small_cnn).")
+    features = GridPooling(int(grid), name="grid_pooling")(backbone.pyramid_outputs["final"])
+    return keras.Model(backbone.input, features, name=f"{backbone.name}_grid_{int(grid)}")
 
 
 def pooled_feature_size(backbone):

@@ -9,6 +9,7 @@ from tfvision.layers.image_normalization import ImageNormalization
 from tfvision.models.backbones import (
     backbone_normalization,
     get_backbone,
+    grid_pooled,
     pooled_feature_size,
 )
 from tfvision.models.multi_worker import MultiWorkerTrainerMixin
@@ -72,6 +73,15 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
             images of another size: the short side is resized to
             `image_size / crop_fraction`, then cropped. `1.0` keeps the whole
             image. Defaults to `224/256` (torchvision's ImageNet evaluation).
+        grayscale: bool. Grey every image in the graph before the backbone
+            (`ImageNormalization(grayscale=True)`): where colour says nothing
+            about the class, or for a backbone pretrained on grey views
+            (`moco pretrain --grayscale-probability 1`). Defaults to `False`.
+        feature_grid: int >= 1. The head reads the backbone's last feature
+            map averaged over `feature_grid` x `feature_grid` cells (see
+            `grid_pooled`); `1` is the backbone's global pooling. Use the
+            grid a `moco pretrain --feature-grid` backbone was trained with.
+            Defaults to `1`.
 
     Example:
 
@@ -96,6 +106,8 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
         freeze_batch_norm=None,
         normalization=None,
         crop_fraction=DEFAULT_CROP_FRACTION,
+        grayscale=False,
+        feature_grid=1,
         **kwargs,
     ):
         class_names = [str(name) for name in class_names]
@@ -132,7 +144,7 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
         backbone = get_backbone(backbone, image_size, weights=backbone_weights, alpha=alpha)
         _check_backbone(backbone, image_size)
         self.normalization = ImageNormalization(
-            normalization or backbone_normalization(backbone), name="normalization"
+            normalization or backbone_normalization(backbone), grayscale, name="normalization"
         )
         self.backbone = backbone
         self.head_layers = []
@@ -151,7 +163,8 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
         # === Functional Model ===
         inputs = keras.Input((image_size, image_size, 3), name="images")
         x = self.normalization(inputs)
-        x = self.backbone(x, training=False if freeze_batch_norm else None)
+        features = grid_pooled(self.backbone, feature_grid)  # the backbone itself for 1
+        x = features(x, training=False if freeze_batch_norm else None)
         for layer in self.head_layers:
             x = layer(x)
         outputs = self.output_dense(x)
@@ -163,6 +176,7 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
         self.image_size = image_size
         self.alpha = alpha
         self.hidden_units = tuple(hidden_units)
+        self.feature_grid = int(feature_grid)
         self.dropout = dropout
         self.multi_label = multi_label
         self.freeze_batch_norm = freeze_batch_norm
@@ -284,6 +298,8 @@ class ImageClassifier(MultiWorkerTrainerMixin, keras.Model):
             "freeze_batch_norm": self.freeze_batch_norm,
             "normalization": self.normalization.mode,
             "crop_fraction": self.crop_fraction,
+            "grayscale": self.normalization.grayscale,
+            "feature_grid": self.feature_grid,
         }
 
 

@@ -8,6 +8,7 @@ from tfvision.losses.cross_replica import num_replicas
 from tfvision.models.backbones import (
     backbone_normalization,
     get_backbone,
+    grid_pooled,
     pooled_feature_size,
 )
 from tfvision.models.moco.batch_shuffle import (
@@ -76,6 +77,19 @@ class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
             SmallCNN). Defaults to `None`.
         seed: int. Seeds the queue's initial keys and the shuffles.
             Defaults to `0`.
+        feature_grid: int >= 1. The features are the backbone's last feature
+            map averaged over a `feature_grid` x `feature_grid` grid
+            (`GridPooling`), flattened; `1` is the backbone's own pooled
+            output. A grid keeps where in the image a feature was seen,
+            which global pooling throws away and instance discrimination
+            then learns slowly; it needs a backbone with named feature maps.
+            The saved backbone weights are the same either way, so the
+            classifier and detector take them as usual. Defaults to `1`.
+        grayscale: bool. Turn every input image grey before the
+            normalisation (`ImageNormalization(grayscale=True)`): for an
+            encoder whose training views are all grey, so that it sees grey
+            images wherever it is used (kNN monitor, export), not colours it
+            never learnt from. Defaults to `False`.
         image_size: int. Input side of a backbone given by name.
             Defaults to `None`.
         **kwargs: Base model keyword arguments (`name`, ...).
@@ -114,20 +128,27 @@ class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
         normalization=None,
         seed=0,
         image_size=None,
+        feature_grid=1,
+        grayscale=False,
         **kwargs,
     ):
         backbone = get_backbone(backbone, image_size)
+        grid_pooled(backbone, feature_grid)  # checks the grid against the backbone
         normalization = normalization or backbone_normalization(backbone)
         _validate(backbone, queue_size, momentum, temperature)
         super().__init__(**kwargs)
 
         # === Layers ===
-        self.normalization = ImageNormalization(normalization, name="normalization")
+        self.normalization = ImageNormalization(normalization, grayscale, name="normalization")
         self.backbone = backbone
         self.head = ProjectionHead(projection_dim, hidden_dims, name="head")
         self.key_backbone = _clone(backbone, f"key_{backbone.name}")
         self.key_head = ProjectionHead(projection_dim, hidden_dims, name="key_head")
-        feature_shape = (None, backbone.output_shape[-1])
+        self.feature_grid = int(feature_grid)
+        if self.feature_grid > 1:  # models sharing the backbones' layers and weights
+            self.grid_encoder = grid_pooled(self.backbone, self.feature_grid)
+            self.key_grid_encoder = grid_pooled(self.key_backbone, self.feature_grid)
+        feature_shape = (None, self._encoder().output_shape[-1])
         self.head.build(feature_shape)
         self.key_head.build(feature_shape)
         self.queue = self.add_weight(
@@ -159,6 +180,7 @@ class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
         self.shuffle_bn = bool(shuffle_bn)
         self.normalization_mode = normalization
         self.seed = int(seed)
+        self.grayscale = bool(grayscale)
 
     # --- Which weights the optimizer sees: the query encoder's only. ---
 
@@ -196,13 +218,20 @@ class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
 
     # --- Forward passes ---
 
+
+    def _encoder(self, key=False):
+        """The query (or key) backbone, pooled to `feature_grid` when above 1."""
+        if self.feature_grid > 1:
+            return self.key_grid_encoder if key else self.grid_encoder
+        return self.key_backbone if key else self.backbone
+
     def call(self, images, training=False):
-        """Query backbone features `[B, D]` of images in 0..255."""
-        return self.backbone(self.normalization(images), training=training)
+        """Query encoder features `[B, D]` of images in 0..255 (pooled to `feature_grid`)."""
+        return self._encoder()(self.normalization(images), training=training)
 
     def queries(self, images, training=True):
         """L2-normalised query embeddings `[B, projection_dim]`, float32."""
-        features = self.backbone(self.normalization(images), training=training)
+        features = self._encoder()(self.normalization(images), training=training)
         return l2_normalize(self.head(features, training=training))
 
     def keys(self, images, seed, training=True):
@@ -212,7 +241,7 @@ class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
         if self.shuffle_bn:
             shuffle = cross_replica_batch_shuffle if distributed else batch_shuffle
             x, restore = shuffle(x, seed)
-        keys = l2_normalize(self.key_head(self.key_backbone(x, training=training)))
+        keys = l2_normalize(self.key_head(self._encoder(key=True)(x, training=training)))
         if self.shuffle_bn:
             unshuffle = cross_replica_batch_unshuffle if distributed else batch_unshuffle
             keys = unshuffle(keys, restore)
@@ -248,6 +277,8 @@ class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
                 "shuffle_bn": self.shuffle_bn,
                 "normalization": self.normalization_mode,
                 "seed": self.seed,
+                "feature_grid": self.feature_grid,
+                "grayscale": self.grayscale,
             }
         )
         return config

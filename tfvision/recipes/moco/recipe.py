@@ -88,6 +88,7 @@ def pretrain_moco(
     bn_splits=1,
     projection_dim=128,
     hidden_dims=(2048,),
+    feature_grid=1,
     learning_rate=0.06,
     weight_decay=5e-4,
     milestones=None,
@@ -146,12 +147,16 @@ def pretrain_moco(
         queue_size, momentum, temperature, symmetric, projection_dim,
             hidden_dims: the `MoCo` arguments. Default to `4096`, `0.99`,
             `0.2`, `False`, `128`, `(2048,)`.
+        feature_grid: int, the `MoCo` features' grid (1: the backbone's global
+            pooling). Defaults to `1`.
         learning_rate, weight_decay, milestones: SGD settings. Default to
             `0.06`, `5e-4`, `None` (cosine decay).
         num_images: int, images generated for `"shapes"`. Defaults to `2000`.
         knn_every, knn_images, knn_k, knn_temperature: the kNN monitor.
             Default to `1`, `600`, `200`, `0.1`.
         augmentation: `PairAugmentation` or `None` (the data's default).
+            With `grayscale_probability=1` every view is grey, and so is every
+            image the model sees afterwards (`MoCo(grayscale=True)`).
         seed, mixed_precision, require_gpu, deterministic, strategy, resume,
             verbose: the run options (see `tfvision.training.RunOptions`;
             `resume` continues from `save_dir/last.keras`). Default to `0`,
@@ -203,6 +208,8 @@ def pretrain_moco(
                 build_encoder_backbone(arch, image_size, alpha, bn_splits),
                 projection_dim=projection_dim, hidden_dims=hidden_dims, queue_size=queue_size,
                 momentum=momentum, temperature=temperature, symmetric=symmetric, seed=seed,
+                feature_grid=feature_grid,
+                grayscale=augmentation is not None and augmentation.grayscale_probability >= 1,
             )
             schedule = learning_rate_schedule(learning_rate, epochs * steps_per_epoch,
                                               milestones, steps_per_epoch)
