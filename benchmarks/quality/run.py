@@ -48,6 +48,10 @@ import digits  # noqa: E402
 import scoring  # noqa: E402
 
 ROWS = ("classifier", "moco", "cotrain", "detector")
+# MoCo's encoder: the small CNN's 4x4 last map at 48 px, pooled to 2x2 cells (`--feature-grid`).
+MOCO_ENCODER = ("--arch", "small_cnn", "--feature-grid", 2)
+# Both 10 %-label classifiers read that encoder as MoCo trained it: grey, pooled to 2x2 cells.
+FEW_LABEL_CLASSIFIER = ("--arch", "small_cnn", "--feature-grid", 2, "--grayscale")
 BASELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "baseline.json")
 
 
@@ -147,9 +151,9 @@ def _train_classifier(bench, row, name, data_dir, image_size, epochs, weights, a
     start = time.perf_counter()
     save_dir = bench.run_dir(name)
     commands = [bench.tfvision(
-        row, "classifier", "train", data_dir, "--save-dir", save_dir, "--alpha", alpha,
-        "--weights", weights, "--train-backbone", "--image-size", image_size,
-        "--epochs", epochs, "--seed", 0, *extra)]
+        row, "classifier", "train", data_dir, "--save-dir", save_dir,
+        *(("--alpha", alpha) if alpha else ()), "--weights", weights, "--train-backbone",
+        "--image-size", image_size, "--epochs", epochs, "--seed", 0, *extra)]
     saved_model, line = bench.export(row, os.path.join(save_dir, "best.keras"), name)
     commands.append(line)
     paths, names = scoring.image_folder_split(data_dir, "test")
@@ -178,47 +182,61 @@ def classifier_rows(bench):
     return rows
 
 
-def moco_rows(bench):
-    budget, hard = bench.budget, os.path.join(bench.data, "hard")
-    start = time.perf_counter()
-    save_dir = bench.run_dir("moco")
+def _moco_pretrain(bench, name, hard, epochs, knn_every, *extra):
+    """`moco pretrain` on `hard` with the row's settings → export: `(saved_model, commands)`."""
+    budget = bench.budget
+    save_dir = bench.run_dir(name)
     commands = [bench.tfvision(
-        "moco", "moco", "pretrain", hard, "--save-dir", save_dir, "--arch", "mobilenet_v2",
-        "--alpha", 0.35, "--image-size", 48, "--epochs", budget.moco_epochs,
-        "--queue-size", budget.moco_queue, "--knn-every", budget.knn_every, "--knn-k", 50,
+        "moco", "moco", "pretrain", hard, "--save-dir", save_dir, *MOCO_ENCODER,
+        "--image-size", 48, "--epochs", epochs, "--queue-size", budget.moco_queue,
+        "--knn-every", knn_every, "--knn-k", 50,
         # The digits' colours are random: grey views, crops that keep the digit, no turns
         # or mirrors (small CNN, 48 px, 12 epochs: kNN 0.20 against 0.11 with MoCo v2's).
         "--grayscale-probability", 1, "--crop-scale", 0.3, 1, "--rotation", 0, "--no-flip",
-        "--seed", 0)]
-    saved_model, line = bench.export("moco", os.path.join(save_dir, "last.keras"), "moco_encoder")
-    commands.append(line)
+        "--seed", 0, *extra)]
+    saved_model, line = bench.export("moco", os.path.join(save_dir, "last.keras"), name)
+    return saved_model, commands + [line], save_dir
+
+
+def moco_rows(bench):
+    budget, hard = bench.budget, os.path.join(bench.data, "hard")
+    start = time.perf_counter()
+    saved_model, commands, save_dir = _moco_pretrain(bench, "moco", hard, budget.moco_epochs,
+                                                     budget.knn_every)
     train_paths, train_names = scoring.image_folder_split(hard, "train")
     test_paths, test_names = scoring.image_folder_split(hard, "test")
     labels = {name: i for i, name in enumerate(digits.CLASS_NAMES)}
-    train_labels = [labels[n] for n in train_names]
-    predicted = scoring.knn_vote(scoring.embed(saved_model, train_paths),
-                                 np.asarray(train_labels),
-                                 scoring.embed(saved_model, test_paths))
-    knn = scoring.accuracy([digits.CLASS_NAMES[i] for i in predicted], test_names)
+    train_labels = np.asarray([labels[n] for n in train_names])
+
+    def knn_accuracy(train_features, test_features):
+        predicted = scoring.knn_vote(train_features, train_labels, test_features)
+        return scoring.accuracy([digits.CLASS_NAMES[i] for i in predicted], test_names)
+
+    knn = knn_accuracy(scoring.embed(saved_model, train_paths),
+                       scoring.embed(saved_model, test_paths))
     seconds = time.perf_counter() - start
     cli_knn = _moco_knn_cli(bench, save_dir, hard)
     start = time.perf_counter()
-    raw = scoring.knn_vote(scoring.grey_pixels(train_paths), np.asarray(train_labels),
-                           scoring.grey_pixels(test_paths))
-    raw_knn = scoring.accuracy([digits.CLASS_NAMES[i] for i in raw], test_names)
+    raw_knn = knn_accuracy(scoring.grey_pixels(train_paths), scoring.grey_pixels(test_paths))
+    # The same encoder untrained: one epoch at learning rate 0 moves only batch norm's statistics.
+    untrained, untrained_commands, _ = _moco_pretrain(bench, "moco_untrained", hard, 1, 0,
+                                                      "--learning-rate", 0)
+    untrained_knn = knn_accuracy(scoring.embed(untrained, train_paths),
+                                 scoring.embed(untrained, test_paths))
     rows = [_row("MoCo pretrain on hard, kNN (k=50) on the exported embeddings", "test kNN top-1",
-                 knn, {"raw-pixel kNN": raw_knn}, seconds, time.perf_counter() - start,
-                 commands, history=read_history(os.path.join(save_dir, "history.csv")),
+                 knn, {"raw-pixel kNN": raw_knn, "untrained encoder": untrained_knn}, seconds,
+                 time.perf_counter() - start, commands + untrained_commands,
+                 history=read_history(os.path.join(save_dir, "history.csv")),
                  moco_knn_command=cli_knn)]
     few = os.path.join(bench.data, "hard_10pct")
     backbone = os.path.join(save_dir, "backbone.weights.h5")
     # The same linear head on both (`--hidden-units` alone), so only the backbone differs.
     moco_accuracy, moco_seconds, moco_commands, moco_history = _train_classifier(
-        bench, "moco", "few_labels_moco", few, 48, budget.few_label_epochs, backbone,
-        extra=("--hidden-units",))
+        bench, "moco", "few_labels_moco", few, 48, budget.few_label_epochs, backbone, alpha=None,
+        extra=("--hidden-units", *FEW_LABEL_CLASSIFIER))
     random_accuracy, random_seconds, random_commands, random_history = _train_classifier(
-        bench, "moco", "few_labels_random", few, 48, budget.few_label_epochs, "none",
-        extra=("--hidden-units",))
+        bench, "moco", "few_labels_random", few, 48, budget.few_label_epochs, "none", alpha=None,
+        extra=("--hidden-units", *FEW_LABEL_CLASSIFIER))
     rows.append(_row("10 % of hard labels: MoCo backbone vs random init", "test top-1",
                      moco_accuracy, {"random init": random_accuracy}, moco_seconds,
                      random_seconds, moco_commands + random_commands, history=moco_history,
