@@ -50,7 +50,7 @@ class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
 
     `fit` takes a dataset of view pairs `(view_1, view_2)`, images in
     0..255 (see `tfvision.data.positive_pairs`); the model normalises.
-    Calling the model gives the query backbone's features `[B, D]`, the
+    Calling the model gives the query encoder's features `[B, D]`, the
     representation the kNN monitor, the linear probe and transfer use.
     Logs: `loss`, `positive_similarity` (mean cosine of query and positive
     key) and `learning_rate`.
@@ -217,7 +217,6 @@ class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
         return [self.loss_tracker, self.positive_similarity_tracker, self.key_similarity_tracker]
 
     # --- Forward passes ---
-
 
     def _encoder(self, key=False):
         """The query (or key) backbone, pooled to `feature_grid` when above 1."""
