@@ -133,7 +133,7 @@ class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
         **kwargs,
     ):
         backbone = get_backbone(backbone, image_size)
-        grid_pooled(backbone, feature_grid)  # checks the grid against the backbone
+        grid_encoder = grid_pooled(backbone, feature_grid)  # the backbone itself for 1
         normalization = normalization or backbone_normalization(backbone)
         _validate(backbone, queue_size, momentum, temperature)
         super().__init__(**kwargs)
@@ -146,7 +146,7 @@ class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
         self.key_head = ProjectionHead(projection_dim, hidden_dims, name="key_head")
         self.feature_grid = int(feature_grid)
         if self.feature_grid > 1:  # models sharing the backbones' layers and weights
-            self.grid_encoder = grid_pooled(self.backbone, self.feature_grid)
+            self.grid_encoder = grid_encoder
             self.key_grid_encoder = grid_pooled(self.key_backbone, self.feature_grid)
         feature_shape = (None, self._encoder().output_shape[-1])
         self.head.build(feature_shape)
@@ -180,7 +180,11 @@ class MoCo(MoCoTrainStepMixin, MultiWorkerTrainerMixin, keras.Model):
         self.shuffle_bn = bool(shuffle_bn)
         self.normalization_mode = normalization
         self.seed = int(seed)
-        self.grayscale = bool(grayscale)
+
+    @property
+    def grayscale(self):
+        """Whether inputs turn grey before the backbone (`ImageNormalization`'s setting)."""
+        return self.normalization.grayscale
 
     # --- Which weights the optimizer sees: the query encoder's only. ---
 
