@@ -183,7 +183,8 @@ def classifier_rows(bench):
 
 
 def _moco_pretrain(bench, name, hard, epochs, knn_every, *extra):
-    """`moco pretrain` on `hard` with the row's settings → export: `(saved_model, commands)`."""
+    """`moco pretrain` on `hard` with the row's settings, then export: `(saved_model, commands,
+    save_dir)`."""
     budget = bench.budget
     save_dir = bench.run_dir(name)
     commands = [bench.tfvision(
