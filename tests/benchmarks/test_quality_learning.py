@@ -74,8 +74,9 @@ def test_the_detector_defaults_beat_the_former_defaults_on_digit_canvases(tmp_pa
     assert ap50["defaults"] > 2 * ap50["former"] and ap50["defaults"] > 0.07, ap50
 
 
-@pytest.mark.slow  # MoCo, 10 epochs on 5,036 cluttered digits at 48 px, and one untrained: 4 min
-def test_moco_features_beat_raw_pixels_and_the_untrained_encoder_on_cluttered_digits(tmp_path):
+@pytest.mark.slow  # MoCo 10 epochs on 5,036 cluttered digits at 48 px, one untrained, and two
+# 20-epoch classifiers on 10 % of the labels: ~6 min
+def test_moco_features_beat_raw_pixels_the_untrained_encoder_and_random_init(tmp_path):
     from PIL import Image
 
     from tfvision.data.pairs.augmentation import view_augmentation
@@ -111,3 +112,22 @@ def test_moco_features_beat_raw_pixels_and_the_untrained_encoder_on_cluttered_di
     # 0.524, 0.412, 0.415).
     assert accuracy["moco"] >= accuracy["raw pixels"] + 0.05, accuracy
     assert accuracy["moco"] >= accuracy["untrained"] + 0.03, accuracy
+
+    # make quality's 10 %-label row: the same classifier from the MoCo backbone and from random
+    # init (grey, 2x2 cells, linear head, 3e-3, no augmentation), scored on the test split.
+    few = str(tmp_path / "hard_10pct")
+    digits.write_label_subset(data, few, labels, digits.split_scans(labels, seed=0), seed=0)
+    top1 = {}
+    for name, weights in (("moco", str(tmp_path / "moco" / "backbone.weights.h5")),
+                          ("random init", None)):
+        train_classifier(few, str(tmp_path / f"few_{name}"), arch="small_cnn", weights=weights,
+                         train_backbone=True, image_size=48, epochs=20, seed=0, hidden_units=(),
+                         augment="none", learning_rates=(3e-3,), grayscale=True, feature_grid=2,
+                         verbose=0)
+        model, _ = load_checkpoint(str(tmp_path / f"few_{name}" / "best.keras"))
+        test = load_split(few, "test", 48, 64, training=False).dataset
+        top1[name] = model.evaluate(test, verbose=0, return_dict=True)["accuracy"]
+    print("10 % of the labels, test top-1:", top1)
+    # Measured: 0.468 against 0.443; through the command line 0.518 / 0.493 against 0.465 /
+    # 0.468 (seeds 0 / 1). The gain is a few points, within two seeds' spread, so no margin.
+    assert top1["moco"] > top1["random init"], top1
