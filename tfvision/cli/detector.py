@@ -23,7 +23,7 @@ def _add_train(sub):
     train.add_argument(
         "--data", default="shapes",
         help="shapes | voc2007 | voc2012 | coco:ANNOTATIONS.json:IMAGE_DIR | csv:FILE:IMAGE_DIR "
-        "| voc:XML_DIR:IMAGE_DIR (default shapes, the built-in dataset)",
+        "| voc:XML_DIR:IMAGE_DIR | yolo:DATA_YAML (default shapes, the built-in dataset)",
     )
     train.add_argument("--save-dir", required=True, help="folder for checkpoints, logs and plots")
     train.add_argument(

@@ -10,7 +10,9 @@ the model normalises):
 
 Detection sources return `DetectionData` (padded `{"boxes", "labels"}` targets):
 `detection_data(spec, split, ...)` with spec `shapes`, `voc2007`, `voc2012`,
-`coco:ANNOTATIONS.json:IMAGE_DIR`, `csv:FILE.csv:IMAGE_DIR` or `voc:XML_DIR:IMAGE_DIR`.
+`coco:ANNOTATIONS.json:IMAGE_DIR`, `csv:FILE.csv:IMAGE_DIR`, `voc:XML_DIR:IMAGE_DIR` or
+`yolo:DATA_YAML`; `convert_detection(spec, to, out_dir)` rewrites a file source in
+another of those formats.
 
 Positive pairs (MoCo): `positive_pairs_dataset(data, ...)` gives two augmentations
 (`PairAugmentation`) of each image of `shapes`, a folder or `tfds:NAME`.
@@ -31,7 +33,13 @@ from tfvision.data.classification.pipeline import classification_batches
 from tfvision.data.classification.sources import classification_data
 from tfvision.data.detection.pipeline import DetectionData, synthetic_detection
 from tfvision.data.detection.sources import detection_data
-from tfvision.data.detection.writers import write_coco_detection, write_csv_detection
+from tfvision.data.detection.writers import (
+    write_coco_detection,
+    write_csv_detection,
+    write_yolo_detection,
+)
+from tfvision.data.detection.conversion import convert_detection, read_detection_split
+from tfvision.data.detection.yolo import yolo_detection
 from tfvision.data.image_decoding import (
     IMAGE_EXTENSIONS,
     decode_image,

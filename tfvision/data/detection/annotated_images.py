@@ -198,44 +198,24 @@ def relative_boxes(records, sizes, box_format, problems):
     return kept_boxes.numpy(), kept_labels.numpy()
 
 
-def annotated_image_data(
-    records,
-    image_dir,
-    box_format,
-    class_names,
-    problems,
-    num_annotations,
-    image_size,
-    batch_size,
-    training,
-    seed,
-    max_boxes,
-    num_images,
-    flip=True,
-):
-    """Detection batches from parsed records; see the module docstring for the steps.
+def resolve_annotated_images(records, image_dir, box_format, problems, num_annotations,
+                             num_images=None):
+    """Steps 1-4 of the module docstring: the readable images and their valid relative boxes.
 
     Args:
         records: list of `AnnotatedImage`, in file order.
         image_dir: str, the folder the records' file names are relative to.
-        box_format: str, Keras box format of the records' pixel boxes
-            (`"xywh"` for COCO, `"yxyx"` for the CSV).
-        class_names: list of str.
+        box_format: str, Keras box format of the records' boxes (`"xywh"` for
+            COCO, `"yxyx"` for the CSV, `"rel_center_xywh"` for YOLO).
         problems: `Problems` already holding the parser's dropped annotations.
         num_annotations: int, annotations in the source file (for the warning).
-        image_size: int, side of the output images.
-        batch_size: int.
-        training: bool, training augmentation and shuffling.
-        seed: optional int for shuffling and augmentation.
-        max_boxes: int, padded box count `M`, or `None` for the most boxes of
-            an image (at least 1).
         num_images: int or `None`, keep only the first `num_images` records.
-        flip: bool, random horizontal flips in training. Defaults to `True`.
 
     Returns:
-        `DetectionData` yielding `(float32 [B, S, S, 3], {"boxes": float32
-        [B, M, 4], "labels": int32 [B, M]})`; `dropped_boxes` counts every
-        dropped annotation.
+        `(records, paths, sizes, boxes, labels)`: the records whose image
+        decodes, their absolute paths, `(height, width)` sizes, and relative
+        `yxyx` boxes `float32 [N, M, 4]` with labels `int32 [N, M]` (`-1` at
+        padding, valid boxes first).
 
     Raises:
         FileNotFoundError: `image_dir` does not exist.
@@ -259,6 +239,48 @@ def annotated_image_data(
     _check_stated_sizes(records, sizes, problems.source_file, problems.strict)
     boxes, labels = relative_boxes(records, sizes, box_format, problems)
     problems.warn(num_annotations)
+    return records, paths, sizes, boxes, labels
+
+
+def annotated_image_data(
+    records,
+    image_dir,
+    box_format,
+    class_names,
+    problems,
+    num_annotations,
+    image_size,
+    batch_size,
+    training,
+    seed,
+    max_boxes,
+    num_images,
+    flip=True,
+):
+    """Detection batches from parsed records; see the module docstring for the steps.
+
+    Args:
+        records, image_dir, box_format, problems, num_annotations, num_images:
+            as `resolve_annotated_images`.
+        class_names: list of str.
+        image_size: int, side of the output images.
+        batch_size: int.
+        training: bool, training augmentation and shuffling.
+        seed: optional int for shuffling and augmentation.
+        max_boxes: int, padded box count `M`, or `None` for the most boxes of
+            an image (at least 1).
+        flip: bool, random horizontal flips in training. Defaults to `True`.
+
+    Returns:
+        `DetectionData` yielding `(float32 [B, S, S, 3], {"boxes": float32
+        [B, M, 4], "labels": int32 [B, M]})`; `dropped_boxes` counts every
+        dropped annotation.
+
+    Raises:
+        FileNotFoundError, ValueError: as `resolve_annotated_images`.
+    """
+    _, paths, _, boxes, labels = resolve_annotated_images(
+        records, image_dir, box_format, problems, num_annotations, num_images)
     if max_boxes is None:
         max_boxes = max(1, int(np.max(np.sum(labels >= 0, axis=1))))
     examples = tf.data.Dataset.from_tensor_slices((tf.constant(paths), boxes, labels))

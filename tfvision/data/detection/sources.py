@@ -7,6 +7,7 @@
 | `coco:ANNOTATIONS.json:IMAGE_DIR` | a COCO-format JSON and its image folder (`coco_detection`) |
 | `csv:FILE.csv:IMAGE_DIR` | the lecture's CSV and its image folder (`csv_detection`) |
 | `voc:XML_DIR:IMAGE_DIR` | a folder of Pascal VOC XML files and its images (`voc_xml_detection`) |
+| `yolo:DATA_YAML` | a YOLO-layout dataset: `data.yaml`, `images/`, `labels/*.txt` (`yolo_detection`) |
 
 Splits of file sources: a `{split}` placeholder in either path is replaced by the
 split name, so `coco:ann/{split}.json:images/{split}` reads `ann/train.json` with
@@ -14,21 +15,26 @@ split name, so `coco:ann/{split}.json:images/{split}` reads `ann/train.json` wit
 `"valid"`. A path without the placeholder is used as it is for whatever split
 is asked for (for example to evaluate on one file). For a CSV with `{split}`,
 the training CSV (VOC: the training XML folder) defines the classes, so every
-split has the same label ids.
+split has the same label ids. A YOLO dataset names its splits in its `data.yaml`
+(`valid` is its `val`).
 """
 
+import dataclasses
 import os
 
-from tfvision.data.detection.annotated_images import substitute_split
-from tfvision.data.detection.coco import coco_detection
-from tfvision.data.detection.csv_files import csv_detection
+from tfvision.data.detection.annotated_images import annotated_image_data, substitute_split
+from tfvision.data.detection.coco import read_coco_annotations
+from tfvision.data.detection.csv_files import csv_class_names, read_csv_annotations
 from tfvision.data.detection.pipeline import synthetic_detection
 from tfvision.data.detection.voc_tfds import VOC_NAMES, voc_detection
-from tfvision.data.detection.voc_xml import voc_xml_detection
+from tfvision.data.detection.voc_xml import read_voc_annotations, voc_class_names
+from tfvision.data.detection.yolo import BOX_FORMAT as YOLO_BOX_FORMAT
+from tfvision.data.detection.yolo import read_yolo_annotations
 
 SHAPES_SPLIT_SIZES = {"train": 2000, "valid": 300, "test": 300}
-_SPEC_HELP = ("shapes, voc2007, voc2012, coco:ANNOTATIONS.json:IMAGE_DIR, csv:FILE.csv:IMAGE_DIR "
-              "or voc:XML_DIR:IMAGE_DIR")
+FILE_KINDS = ("coco", "csv", "voc", "yolo")
+_SPEC_HELP = ("shapes, voc2007, voc2012, coco:ANNOTATIONS.json:IMAGE_DIR, csv:FILE.csv:IMAGE_DIR, "
+              "voc:XML_DIR:IMAGE_DIR or yolo:DATA_YAML")
 
 
 def _file_spec(spec):
@@ -40,6 +46,71 @@ def _file_spec(spec):
             f"{{split}}). Received: spec={spec!r}"
         )
     return annotation_file, image_dir
+
+
+@dataclasses.dataclass
+class ParsedAnnotations:
+    """One split of a file source, parsed but not yet checked against its images.
+
+    Attributes:
+        records: list of `AnnotatedImage`.
+        image_dir: str, the folder the records' file names are relative to.
+        box_format: str, the Keras box format of the records' boxes.
+        class_names: list of str.
+        problems: `Problems`, the annotations the parser dropped.
+        num_annotations: int, annotations in the source.
+    """
+
+    records: list
+    image_dir: str
+    box_format: str
+    class_names: list
+    problems: object
+    num_annotations: int
+
+
+def parse_annotations(spec, split, strict=False):
+    """Parses one split of a file source (`coco:`, `csv:`, `voc:`, `yolo:` specs).
+
+    Returns:
+        `ParsedAnnotations`; `annotated_image_data` or `resolve_annotated_images`
+        take it on.
+
+    Raises:
+        ValueError: not a file spec, no classes, or a bad file (see `detection_data`).
+        FileNotFoundError: a missing annotation file or folder.
+    """
+    kind, _, rest = spec.partition(":")
+    if kind not in FILE_KINDS:
+        raise ValueError(f"`spec` must be a file source ({', '.join(k + ':...' for k in FILE_KINDS)}"
+                         f"). Received: spec={spec!r}")
+    if kind == "yolo":
+        if not rest:
+            raise ValueError(f"A yolo data spec is 'yolo:DATA_YAML'. Received: spec={spec!r}")
+        records, root, class_names, problems, count = read_yolo_annotations(rest, split, strict)
+        return ParsedAnnotations(records, root, YOLO_BOX_FORMAT, class_names, problems, count)
+    annotation_file, image_dir = _file_spec(spec)
+    source = substitute_split(annotation_file, split)
+    image_dir = substitute_split(image_dir, split)
+    train_source = substitute_split(annotation_file, "train")
+    if kind == "coco":
+        records, class_names, problems, count = read_coco_annotations(source, strict)
+        box_format, empty = "xywh", f"{source} lists no categories."
+    elif kind == "voc":
+        class_source = train_source if os.path.isdir(train_source) else source
+        class_names = voc_class_names(class_source)
+        empty = f"{class_source} names no objects, so no classes."
+        records, problems, count = read_voc_annotations(source, class_names, strict)
+        box_format = "xyxy"
+    else:
+        class_source = train_source if os.path.isfile(train_source) else source
+        class_names, by_id = csv_class_names(class_source)
+        empty = f"{class_source} has no labels, so no classes."
+        records, problems, count = read_csv_annotations(source, class_names, by_id, strict)
+        box_format = "yxyx"
+    if not class_names:
+        raise ValueError(empty)
+    return ParsedAnnotations(records, image_dir, box_format, class_names, problems, count)
 
 
 def detection_data(
@@ -56,8 +127,8 @@ def detection_data(
 ):
     """Loads one split of a detection dataset named by `spec` as padded batches.
 
-    Bad input in file sources (see `coco_detection`, `csv_detection` and
-    `voc_xml_detection` for the full list): a file that is not valid JSON /
+    Bad input in file sources (see `coco_detection`, `csv_detection`,
+    `voc_xml_detection` and `yolo_detection` for the full list): a file that is not valid JSON /
     CSV, lacks keys or columns, or names an image outside `IMAGE_DIR` raises
     `ValueError` naming it (an unreadable VOC XML file skips its one image,
     counted); missing or
@@ -70,7 +141,7 @@ def detection_data(
     Args:
         spec: str, one of `shapes`, `voc2007`, `voc2012`,
             `coco:ANNOTATIONS.json:IMAGE_DIR`, `csv:FILE.csv:IMAGE_DIR`,
-            `voc:XML_DIR:IMAGE_DIR`.
+            `voc:XML_DIR:IMAGE_DIR`, `yolo:DATA_YAML`.
         split: str, `"train"`, `"valid"` or `"test"`.
         image_size: int, side of the square output images.
         batch_size: int.
@@ -119,24 +190,11 @@ def detection_data(
     if spec in VOC_NAMES:
         return voc_detection(spec, split, image_size, batch_size, training=training,
                              seed=seed, max_boxes=max_boxes, num_images=num_images, flip=flip)
-    kind = spec.partition(":")[0]
-    if kind not in ("coco", "csv", "voc"):
+    if spec.partition(":")[0] not in FILE_KINDS:
         raise ValueError(f"`spec` must be one of {_SPEC_HELP}. Received: spec={spec!r}")
-    annotation_file, image_dir = _file_spec(spec)
-    arguments = dict(
-        annotation_file=substitute_split(annotation_file, split),
-        image_dir=substitute_split(image_dir, split),
-        image_size=image_size, batch_size=batch_size, training=training, seed=seed,
-        max_boxes=max_boxes, strict=strict, num_images=num_images, flip=flip,
+    parsed = parse_annotations(spec, split, strict)
+    return annotated_image_data(
+        parsed.records, parsed.image_dir, parsed.box_format, parsed.class_names, parsed.problems,
+        parsed.num_annotations, image_size, batch_size, training, seed, max_boxes, num_images,
+        flip=flip,
     )
-    if kind == "coco":
-        return coco_detection(**arguments)
-    if kind == "voc":
-        train_dir = substitute_split(annotation_file, "train")
-        arguments["annotation_dir"] = arguments.pop("annotation_file")
-        return voc_xml_detection(
-            **arguments, class_source=train_dir if os.path.isdir(train_dir) else None)
-    train_csv = substitute_split(annotation_file, "train")
-    class_source = train_csv if os.path.isfile(train_csv) else None
-    arguments["csv_file"] = arguments.pop("annotation_file")
-    return csv_detection(**arguments, class_source=class_source)

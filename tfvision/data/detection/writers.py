@@ -1,4 +1,4 @@
-"""Writing the built-in shapes as detection files: COCO JSON or CSV, plus image files.
+"""Writing the built-in shapes as detection files: COCO JSON, CSV or YOLO, plus image files.
 
 These show the "your own data" path on real files: what `write_coco_detection`
 writes, `detection_data("coco:OUT/{split}.json:OUT/{split}", split, ...)` reads
@@ -6,7 +6,8 @@ back, with the boxes of `generate_shapes(num_images, image_size,
 split_seed(seed, split))`.
 
 Layout (`OUT` = `out_dir`): images `OUT/<split>/000000.jpg`, ... and the
-annotations `OUT/<split>.json` (COCO) or `OUT/<split>.csv` (CSV).
+annotations `OUT/<split>.json` (COCO) or `OUT/<split>.csv` (CSV); for YOLO, images
+`OUT/images/<split>/`, labels `OUT/labels/<split>/*.txt` and `OUT/data.yaml`.
 """
 
 import csv
@@ -19,7 +20,7 @@ from PIL import Image
 
 from tfvision.data.synthetic.shape_drawing import SHAPE_CLASSES
 from tfvision.data.synthetic.scenes import iterate_scenes, split_seed
-from tfvision.ops import from_internal
+from tfvision.ops import from_internal, to_internal
 
 _IMAGE_FORMATS = {"jpg": ("JPEG", {"quality": 95}), "png": ("PNG", {"compress_level": 1})}
 _DECIMALS = 3  # pixel coordinates: exact to 1/1000 px
@@ -135,5 +136,51 @@ def write_csv_detection(out_dir, num_images, split="train", image_size=96, seed=
         "annotation_file": str(annotation_file),
         "image_dir": str(pathlib.Path(out_dir) / split),
         "num_images": len(rows) - 1,
+        "num_boxes": num_boxes,
+    }
+
+
+def write_yolo_detection(out_dir, num_images, split="train", image_size=96, seed=0,
+                         image_format="jpg", max_objects=4, overwrite=False):
+    """Writes one split of the built-in shapes in the YOLO layout.
+
+    Images go to `OUT/images/<split>/`, one `class cx cy w h` line per box to
+    `OUT/labels/<split>/<name>.txt`, and the split and class names into
+    `OUT/data.yaml` (see `yolo_detection`).
+
+    Args:
+        as `write_coco_detection`.
+
+    Returns:
+        dict `{"spec", "annotation_file", "image_dir", "num_images", "num_boxes"}`;
+        `annotation_file` is the `data.yaml`.
+
+    Example:
+    >>> write_yolo_detection("/tmp/shapes_yolo", 4, "valid", overwrite=True)["num_images"]
+    4
+    """
+    from tfvision.data.detection.conversion import write_yolo_yaml, yolo_label_text
+
+    label_dir = pathlib.Path(out_dir) / "labels" / split
+    if label_dir.exists() and overwrite:
+        shutil.rmtree(label_dir)
+    num_images_written = num_boxes = 0
+    for file_name, boxes, labels in _scenes_to_files(
+        pathlib.Path(out_dir) / "images", num_images, split, image_size, seed, image_format,
+        max_objects, overwrite
+    ):
+        relative = to_internal(boxes.astype(np.float32), "xyxy", height=image_size,
+                               width=image_size)
+        label_dir.mkdir(parents=True, exist_ok=True)
+        (label_dir / f"{pathlib.Path(file_name).stem}.txt").write_text(
+            yolo_label_text(np.asarray(relative), labels))
+        num_images_written += 1
+        num_boxes += len(labels)
+    data_yaml = write_yolo_yaml(str(out_dir), split, SHAPE_CLASSES)
+    return {
+        "spec": f"yolo:{data_yaml}",
+        "annotation_file": data_yaml,
+        "image_dir": str(pathlib.Path(out_dir) / "images" / split),
+        "num_images": num_images_written,
         "num_boxes": num_boxes,
     }
