@@ -13,6 +13,7 @@ from tfvision.data import (
     split_seed,
     write_coco_detection,
     write_csv_detection,
+    write_yolo_detection,
 )
 
 # Two images of different sizes (boxes are relative to each image's own size).
@@ -88,9 +89,10 @@ def test_csv_pixel_yxyx_boxes_and_split_placeholder(tmp_path):
     assert labels.tolist() == [[1]]
 
 
-@pytest.mark.parametrize("kind", ["coco", "csv"])
+@pytest.mark.parametrize("kind", ["coco", "csv", "yolo"])
 def test_written_shapes_read_back_as_generate_shapes(tmp_path, kind):
-    writer = write_coco_detection if kind == "coco" else write_csv_detection
+    writer = {"coco": write_coco_detection, "csv": write_csv_detection,
+              "yolo": write_yolo_detection}[kind]
     summary = writer(tmp_path, 10, "valid", image_size=64, seed=3, image_format="png")
     data = detection_data(summary["spec"], "valid", 64, 10, training=False)
     expected = generate_shapes(10, 64, split_seed(3, "valid"))

@@ -27,7 +27,7 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 
 from tfvision.data.detection.annotated_images import resolve_annotated_images, substitute_split
-from tfvision.data.detection.sources import FILE_KINDS, parse_annotations
+from tfvision.data.detection.sources import file_kind, parse_annotations
 from tfvision.data.detection.yolo import SPLIT_KEYS, read_yolo_yaml
 from tfvision.ops import from_internal
 
@@ -96,13 +96,10 @@ def read_detection_split(spec, split, strict=False):
 def available_splits(spec):
     """The splits of a file source that exist: those its `data.yaml` names (YOLO), those
     whose `{split}` files exist, or `["train"]` for a spec without `{split}`."""
-    kind, _, rest = spec.partition(":")
+    kind, rest = file_kind(spec), spec.partition(":")[2]
     if kind == "yolo":
         _, splits, _ = read_yolo_yaml(rest)
         return [s for s in SPLITS if any(key in splits for key in SPLIT_KEYS[s])]
-    if kind not in FILE_KINDS:
-        raise ValueError(f"`spec` must be a file source ({', '.join(k + ':...' for k in FILE_KINDS)}"
-                         f"). Received: spec={spec!r}")
     annotations = rest.partition(":")[0]
     if "{split}" not in annotations:
         return ["train"]

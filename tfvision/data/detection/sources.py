@@ -69,6 +69,15 @@ class ParsedAnnotations:
     num_annotations: int
 
 
+def file_kind(spec):
+    """The kind of a file-source spec (`coco`, `csv`, `voc`, `yolo`); `ValueError` for others."""
+    kind = spec.partition(":")[0] if isinstance(spec, str) else None
+    if kind not in FILE_KINDS:
+        kinds = ", ".join(f"{k}:..." for k in FILE_KINDS)
+        raise ValueError(f"`spec` must be a file source ({kinds}). Received: spec={spec!r}")
+    return kind
+
+
 def parse_annotations(spec, split, strict=False):
     """Parses one split of a file source (`coco:`, `csv:`, `voc:`, `yolo:` specs).
 
@@ -80,10 +89,7 @@ def parse_annotations(spec, split, strict=False):
         ValueError: not a file spec, no classes, or a bad file (see `detection_data`).
         FileNotFoundError: a missing annotation file or folder.
     """
-    kind, _, rest = spec.partition(":")
-    if kind not in FILE_KINDS:
-        raise ValueError(f"`spec` must be a file source ({', '.join(k + ':...' for k in FILE_KINDS)}"
-                         f"). Received: spec={spec!r}")
+    kind, rest = file_kind(spec), spec.partition(":")[2]
     if kind == "yolo":
         if not rest:
             raise ValueError(f"A yolo data spec is 'yolo:DATA_YAML'. Received: spec={spec!r}")
