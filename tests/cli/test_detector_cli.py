@@ -1,5 +1,6 @@
 """`tfvision detector train -> evaluate -> predict` end to end on the built-in shapes."""
 
+import json
 import os
 import re
 
@@ -69,6 +70,13 @@ def test_evaluate_prints_the_ap_table(run, capsys):
         assert name in out
     match = re.search(r"VOC07 mAP@0.5 ([0-9.]+) \(32 images\)", out)
     assert match and 0.0 <= float(match.group(1)) <= 1.0
+    # The report beside the checkpoint: the numbers printed, per class, and three pictures.
+    report = os.path.join(run, "evaluation", "test")
+    assert {"metrics.json", "pr_curves.png", "confusion_matrix.png", "f1_curve.png"} <= set(
+        os.listdir(report))
+    metrics = json.loads(open(os.path.join(report, "metrics.json")).read())
+    assert metrics["voc07_map"] == pytest.approx(float(match.group(1)), abs=1e-4)
+    assert len(metrics["per_class"]) == 6 and metrics["num_images"] == 32
 
 
 def test_predict_prints_boxes_names_and_scores(run, tmp_path, capsys):
@@ -96,3 +104,31 @@ def test_bad_data_spec_is_a_clear_error(tmp_path, capsys):
                  "--image-size", "64", "--alpha", "0.35", "--weights", "shapes"])
     assert code == 2
     assert "Received: spec='pascal'" in capsys.readouterr().err
+
+
+def test_predict_a_folder_in_batches_writes_coco_json_yolo_txt_and_pictures(run, tmp_path,
+                                                                            capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, image in enumerate(generate_shapes(3, image_size=96, seed=7)["images"]):
+        Image.fromarray(image).save(folder / f"{i}.png")
+    (folder / "broken.jpg").write_bytes(b"no jpeg")
+    capsys.readouterr()
+    checkpoint = os.path.join(run, "best.keras")
+    with pytest.warns(UserWarning, match="broken.jpg"):
+        code = main(["detector", "predict", str(folder), checkpoint, "--batch-size", "2",
+                     "--score-threshold", "0.0", "--save-json", str(tmp_path / "results.json"),
+                     "--save-txt", str(tmp_path / "labels"), "--save-conf",
+                     "--save-images", str(tmp_path / "drawn")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "3 images," in out and "1 files skipped" in out
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {r["file_name"] for r in results} == {str(folder / f"{i}.png") for i in range(3)}
+    assert all(1 <= r["category_id"] <= 6 and len(r["bbox"]) == 4 for r in results)
+    lines = [line.split() for i in range(3)
+             for line in (tmp_path / "labels" / f"{i}.txt").read_text().splitlines()]
+    assert len(lines) == len(results) and all(len(line) == 6 for line in lines)
+    assert sorted(os.listdir(tmp_path / "drawn")) == ["0.png", "1.png", "2.png"]
+    assert main(["detector", "predict", str(folder), checkpoint, "--plot", "x.png"]) == 2
+    assert "--save-images" in capsys.readouterr().err

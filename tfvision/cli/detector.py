@@ -1,5 +1,7 @@
 """`tfvision detector train | evaluate | predict`."""
 
+import os
+
 from tfvision.cli.options import add_run_arguments, run_options
 
 
@@ -85,20 +87,38 @@ def _add_evaluate(sub):
     evaluate.add_argument("--split", default="test", help="split to evaluate (default test)")
     evaluate.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     evaluate.add_argument("--images", type=int, help="images of the built-in split")
+    evaluate.add_argument(
+        "--report-dir",
+        help="where metrics.json, pr_curves.png, confusion_matrix.png and f1_curve.png go "
+        "(default: evaluation/SPLIT beside the checkpoint; 'none' for no files)")
     evaluate.set_defaults(run=run_evaluate)
 
 
 def _add_predict(sub):
     predict = sub.add_parser(
-        "predict", help="detect objects in an image",
-        description="Prints the boxes (pixels x_min y_min x_max y_max), names and scores.",
+        "predict", help="detect objects in images",
+        description="Runs the detector on image files, folders (recursive), glob patterns "
+        "('photos/**/*.jpg', quoted) or .txt lists of paths, in batches. For one image it "
+        "prints the boxes (pixels x_min y_min x_max y_max), names and scores; for several, one "
+        "line per image. --save-json, --save-txt and --save-images write the results.",
     )
-    predict.add_argument("image", help="image file")
+    predict.add_argument("images", nargs="+", metavar="IMAGE",
+                         help="image file, folder, glob pattern or .txt list")
     predict.add_argument("checkpoint", help=".keras checkpoint")
     predict.add_argument(
         "--score-threshold", type=float, default=0.3, help="minimum score (default 0.3)"
     )
-    predict.add_argument("--plot", help="write the image with its boxes to this PNG")
+    predict.add_argument("--batch-size", type=int, default=16,
+                         help="images per model call (default 16)")
+    predict.add_argument("--plot", help="one image: write it with its boxes to this PNG")
+    predict.add_argument("--save-json", metavar="FILE",
+                         help="write a COCO results JSON (category_id = class index + 1)")
+    predict.add_argument("--save-txt", metavar="DIR",
+                         help="write one YOLO 'class cx cy w h' file per image")
+    predict.add_argument("--save-conf", action="store_true",
+                         help="with --save-txt: the score as a sixth column")
+    predict.add_argument("--save-images", metavar="DIR",
+                         help="write each image with its boxes as a PNG")
     predict.set_defaults(run=run_predict)
 
 
@@ -136,9 +156,12 @@ def run_evaluate(args):
     from tfvision.metrics import format_ap_table
     from tfvision.recipes.detector import evaluate_detector
 
+    report_dir = args.report_dir or os.path.join(
+        os.path.dirname(os.path.abspath(args.checkpoint)), "evaluation", args.split)
+    report_dir = None if report_dir.lower() == "none" else report_dir
     result = evaluate_detector(
         args.data, args.checkpoint, split=args.split, batch_size=args.batch_size,
-        num_images=args.images,
+        num_images=args.images, report_dir=report_dir,
     )
     print(format_ap_table(result))
     print(
@@ -146,13 +169,25 @@ def run_evaluate(args):
         f"AP75 {result['AP75']:.4f}, VOC07 mAP@0.5 {result['voc07_map']:.4f} "
         f"({result['num_images']} images)"
     )
+    if report_dir:
+        print(f"metrics.json, pr_curves.png, confusion_matrix.png and f1_curve.png in {report_dir}")
 
 
 def run_predict(args):
+    if len(args.images) == 1 and not any(c in args.images[0] for c in "*?[") and \
+            os.path.isfile(args.images[0]) and not args.images[0].lower().endswith(".txt") and \
+            not (args.save_json or args.save_txt or args.save_images):
+        return _predict_one(args)
+    if args.plot:
+        raise ValueError("--plot draws one image; for several, use --save-images DIR.")
+    return _predict_many(args)
+
+
+def _predict_one(args):
     from tfvision.recipes.detector import predict_detections
 
     detections = predict_detections(
-        args.image, args.checkpoint, score_threshold=args.score_threshold, plot=args.plot
+        args.images[0], args.checkpoint, score_threshold=args.score_threshold, plot=args.plot
     )
     width = max([len("class")] + [len(d["class_name"]) for d in detections])
     print(f"{'class':<{width}}  score   x_min   y_min   x_max   y_max")
@@ -162,3 +197,37 @@ def run_predict(args):
     print(f"{len(detections)} detections above {args.score_threshold}")
     if args.plot:
         print(f"Plot written to {args.plot}")
+
+
+def _predict_many(args):
+    import sys
+
+    import keras
+
+    from tfvision.recipes import detection_prediction as prediction
+    from tfvision.training.checkpoints import load_checkpoint
+
+    paths = prediction.image_inputs(args.images)
+    model, _ = load_checkpoint(args.checkpoint, compile=False)
+    bar = keras.utils.Progbar(len(paths), unit_name="image", verbose=1) \
+        if len(paths) > args.batch_size and sys.stderr.isatty() else None
+    found, skipped = prediction.predict_detection_files(
+        model, paths, args.score_threshold, args.batch_size,
+        progress=(lambda done, total: bar.update(done)) if bar else None)
+    for image in found:
+        best = ", ".join(f"{model.class_names[c]} {s:.2f}"
+                         for c, s in zip(image.class_ids.tolist()[:5], image.scores.tolist()))
+        more = ", ..." if len(image.scores) > 5 else ""
+        print(f"{image.path}: {len(image.scores)} detections" + (f" ({best}{more})" if best else ""))
+    total = sum(len(image.scores) for image in found)
+    print(f"{len(found)} images, {total} detections above {args.score_threshold}"
+          + (f"; {len(skipped)} files skipped (not readable images)" if skipped else ""))
+    if args.save_json:
+        count = prediction.write_coco_results(found, args.save_json)
+        print(f"COCO results ({count} detections) written to {args.save_json}")
+    if args.save_txt:
+        prediction.write_yolo_txt(found, args.save_txt, with_scores=args.save_conf)
+        print(f"YOLO label files written to {args.save_txt}")
+    if args.save_images:
+        prediction.save_detection_images(found, args.save_images, model.class_names)
+        print(f"Images with boxes written to {args.save_images}")

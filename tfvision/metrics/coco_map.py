@@ -21,7 +21,8 @@ from tfvision.metrics.coco_format import coco_ground_truth
 from tfvision.metrics.voc_map import voc07_map
 
 # `COCOeval.stats` indices of the summary numbers we report.
-_STATS = {"AP": 0, "AP50": 1, "AP75": 2, "APs": 3, "APm": 4, "APl": 5}
+_STATS = {"AP": 0, "AP50": 1, "AP75": 2, "APs": 3, "APm": 4, "APl": 5,
+          "AR1": 6, "AR10": 7, "AR100": 8, "ARs": 9, "ARm": 10, "ARl": 11}
 
 
 def run_coco_eval(ground_truth, detections):
@@ -102,10 +103,12 @@ class DetectionEvaluator:
         self.class_names = list(class_names)
         self.image_size = image_size
         self.images = []
+        self.evaluation = None
 
     def reset(self):
         """Forget every accumulated image."""
         self.images = []
+        self.evaluation = None
 
     def update(
         self,
@@ -176,12 +179,14 @@ class DetectionEvaluator:
         """Evaluate everything accumulated so far.
 
         Returns:
-            dict with floats `AP`, `AP50`, `AP75`, `APs`, `APm`, `APl`
-            (pycocotools; -1 where COCO has nothing to evaluate), `voc07_map`
+            dict with floats `AP`, `AP50`, `AP75`, `APs`, `APm`, `APl` and the
+            recalls `AR1`, `AR10`, `AR100`, `ARs`, `ARm`, `ARl` (pycocotools'
+            12 numbers; -1 where COCO has nothing to evaluate), `voc07_map`
             (NaN if no ground truth), and dicts `per_class_AP`,
             `voc07_per_class_AP` mapping class name -> AP (NaN without GT).
         """
         evaluation = run_coco_eval(*self.coco_dicts())
+        self.evaluation = evaluation  # for `write_detection_report`'s curves
         result = {name: float(evaluation.stats[i]) for name, i in _STATS.items()}
         per_class = coco_per_class_ap(evaluation)
         # `catIds` are sorted COCO ids, i.e. class index + 1.

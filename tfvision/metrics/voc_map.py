@@ -38,7 +38,7 @@ def voc07_average_precision(recall, precision):
     return float(np.mean(points))
 
 
-def match_detections(images, class_id, iou_threshold=0.5):
+def match_detections(images, class_id, iou_threshold=0.5, return_scores=False):
     """Mark each detection of one class as true or false positive, VOC style.
 
     Detections over all images are sorted by descending score (stable). Each
@@ -51,9 +51,11 @@ def match_detections(images, class_id, iou_threshold=0.5):
             `boxes`, `scores`, `classes`.
         class_id: the class to evaluate.
         iou_threshold: minimum IoU of a match. Defaults to `0.5`.
+        return_scores: bool, also return the detections' scores. Defaults to `False`.
 
     Returns:
-        `(is_true_positive [D] bool, num_ground_truth)`, ordered by score.
+        `(is_true_positive [D] bool, num_ground_truth)`, ordered by score
+        (descending), and with `return_scores` the scores `[D]` in that order.
     """
     entries, gt_per_image, num_gt = [], [], 0
     for index, image in enumerate(images):
@@ -77,6 +79,9 @@ def match_detections(images, class_id, iou_threshold=0.5):
         if overlaps[best] >= iou_threshold and not taken[index][best]:
             taken[index][best] = True
             is_true_positive[rank] = True
+    if return_scores:
+        scores = np.array([entries[i][0] for i in order], np.float64)
+        return is_true_positive, num_gt, scores
     return is_true_positive, num_gt
 
 

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from tfvision.data.detection.sources import detection_data
-from tfvision.metrics import DetectionEvaluator
+from tfvision.metrics import DetectionEvaluator, write_detection_report
 from tfvision.models.ssd.ssd_presets import PRESETS
 from tfvision.training.callbacks import training_callbacks
 from tfvision.training.checkpoints import load_checkpoint, read_checkpoint_state
@@ -208,7 +208,7 @@ def train_detector(
 
 
 def evaluate_detector(data, checkpoint, split="test", batch_size=32, num_images=None,
-                      model=None):
+                      model=None, report_dir=None):
     """COCO and VOC07 mAP of a checkpoint on one split of `data`.
 
     Args:
@@ -219,6 +219,9 @@ def evaluate_detector(data, checkpoint, split="test", batch_size=32, num_images=
         num_images: int or None, split size of the built-in data. Defaults to `None`.
         model: an `SSDDetector` to use instead of loading `checkpoint`.
             Defaults to `None`.
+        report_dir: str or None, write `metrics.json`, `pr_curves.png`,
+            `confusion_matrix.png` and `f1_curve.png` there (see
+            `tfvision.metrics.write_detection_report`). Defaults to `None`.
 
     Returns:
         The `DetectionEvaluator.result()` dict (`AP`, `AP50`, `AP75`,
@@ -241,7 +244,10 @@ def evaluate_detector(data, checkpoint, split="test", batch_size=32, num_images=
                          detections["scores"], detections["classes"],
                          detections["num_detections"])
         count += int(batch.shape[0])
-    result = evaluator.result()
+    if report_dir:
+        result, _ = write_detection_report(evaluator, report_dir)
+    else:
+        result = evaluator.result()
     result["num_images"] = count
     return result
 
@@ -250,7 +256,8 @@ def predict_detections(image_path, checkpoint, score_threshold=0.3, plot=None):
     """Detections in one image file, boxes in the file's pixels.
 
     The image is resized (not cropped) to the model's input, so relative
-    boxes map back to the whole file.
+    boxes map back to the whole file. For many files at once, in batches, see
+    `tfvision.recipes.detection_prediction`.
 
     Args:
         image_path: str, an image file.
@@ -262,36 +269,21 @@ def predict_detections(image_path, checkpoint, score_threshold=0.3, plot=None):
     Returns:
         list of dicts `{"class_name", "class_id", "score", "box"}` (best first),
         `box` being `[x_min, y_min, x_max, y_max]` in pixels of the file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a readable image.
     """
-    import tensorflow as tf
-
     from tfvision.data.images import decode_image_file
+    from tfvision.recipes.detection_prediction import plot_image_detections, predict_detection_files
 
+    decode_image_file(image_path)  # a clear error for a missing or unreadable file
     model, _ = load_checkpoint(checkpoint, compile=False)
-    image = decode_image_file(image_path)  # [H, W, 3] float32 0..255
-    height, width = int(image.shape[0]), int(image.shape[1])
-    batch = tf.image.resize(image, (model.image_size, model.image_size))[None]
-    detections = {k: np.asarray(v) for k, v in model.predict_on_batch(batch).items()}
-    count = int(detections["num_detections"][0])
-    results = []
-    for box, score, class_id in zip(detections["boxes"][0, :count],
-                                    detections["scores"][0, :count],
-                                    detections["classes"][0, :count]):
-        if score <= score_threshold:
-            continue
-        y1, x1, y2, x2 = (float(v) for v in box)
-        results.append({
-            "class_name": model.class_names[int(class_id)],
-            "class_id": int(class_id),
-            "score": float(score),
-            "box": [x1 * width, y1 * height, x2 * width, y2 * height],
-        })
+    (found,), _ = predict_detection_files(model, [image_path], score_threshold, batch_size=1)
     if plot:
-        from tfvision.visualization.detections import plot_detections
-
-        plot_detections(
-            np.asarray(image), detections["boxes"][0], detections["scores"][0],
-            detections["classes"][0], model.class_names, plot,
-            num_detections=count, score_threshold=score_threshold,
-        )
-    return results
+        plot_image_detections(found, plot, model.class_names)
+    return [
+        {"class_name": model.class_names[int(class_id)], "class_id": int(class_id),
+         "score": float(score), "box": [float(v) for v in box]}
+        for box, score, class_id in zip(found.boxes, found.scores, found.class_ids)
+    ]
