@@ -1,8 +1,6 @@
 """`convert_detection` and `tfvision data convert`: every format to every other, and back."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -94,15 +92,15 @@ def test_existing_output_is_not_overwritten_without_asking(tmp_path):
         convert_detection("shapes", "coco", tmp_path / "x")
 
 
-def test_the_command_converts_and_prints_the_spec_to_read_back(tmp_path):
+def test_the_command_converts_and_prints_the_spec_to_read_back(tmp_path, capsys):
+    from tfvision.cli.main import main
+
     source = write_coco_detection(tmp_path / "coco", 4, "train", image_size=32)
-    result = subprocess.run(
-        [sys.executable, "-m", "tfvision.cli.main", "data", "convert", source["spec"], "--to",
-         "voc", str(tmp_path / "voc")], capture_output=True, text=True, check=True)
-    assert f"train: 4 images, {source['num_boxes']} boxes" in result.stdout
-    spec = result.stdout.strip().splitlines()[-1].split("--data ")[1]
+    argv = ["data", "convert", source["spec"], "--to", "voc", str(tmp_path / "voc")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"train: 4 images, {source['num_boxes']} boxes" in out
+    spec = out.strip().splitlines()[-1].split("--data ")[1]
     assert detection_data(spec, "train", 32, 4).num_examples == 4
-    again = subprocess.run([sys.executable, "-m", "tfvision.cli.main", "data", "convert",
-                            source["spec"], "--to", "voc", str(tmp_path / "voc")],
-                           capture_output=True, text=True)
-    assert again.returncode != 0 and "already exists" in again.stderr
+    assert main(argv) == 2  # the output exists
+    assert "already exists" in capsys.readouterr().err
