@@ -15,6 +15,7 @@ result the way the tools people come from do:
 - `save_detection_images`: each image with its boxes, names and scores drawn.
 """
 
+import collections
 import dataclasses
 import glob
 import json
@@ -169,7 +170,7 @@ def write_coco_results(detections, path):
 def _output_names(detections, suffix):
     """One output name per image: its file stem, with the parent folder where stems repeat."""
     stems = [os.path.splitext(os.path.basename(image.path))[0] for image in detections]
-    repeated = {stem for stem in stems if stems.count(stem) > 1}
+    repeated = {stem for stem, count in collections.Counter(stems).items() if count > 1}
     names = []
     for index, (image, stem) in enumerate(zip(detections, stems)):
         if stem in repeated:
