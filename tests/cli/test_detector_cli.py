@@ -12,6 +12,8 @@ from PIL import Image
 from tfvision.cli.main import main
 from tfvision.data import generate_shapes
 from tfvision.models.mobilenet_v2 import MobileNetV2
+from tfvision.training.checkpoints import read_checkpoint_state
+from tfvision.visualization.training_curves import read_history
 from tfvision.training import GroupedOptimizer, load_checkpoint
 
 SIZE = 64
@@ -38,7 +40,33 @@ def test_train_writes_checkpoints_and_history(run, capsys):
     with open(os.path.join(run, "history.csv")) as handle:
         lines = handle.read().strip().splitlines()
     assert len(lines) == 3  # header + the frozen epoch + the fine-tuning epoch
-    assert "val_localization_loss" in lines[0]
+    for column in ("val_localization_loss", "val_map", "val_map50", "val_map75", "val_voc07_map"):
+        assert column in lines[0].split(",")
+
+
+def test_best_checkpoint_has_the_best_validation_map_and_its_report_is_evaluate_s(
+        run, tmp_path):
+    history = read_history(os.path.join(run, "history.csv"))
+    state = read_checkpoint_state(os.path.join(run, "best.keras"))
+    # Chosen by validation COCO AP (the first of equal values), not by loss.
+    assert state["logs"]["val_map"] == pytest.approx(max(history["val_map"]), abs=1e-9)
+    assert state["epoch"] == 1 + int(np.argmax(history["val_map"]))
+    # Every evaluation's metrics.json content, numbered by epoch.
+    for epoch, value in enumerate(history["val_map"], 1):
+        per_epoch = json.loads(open(os.path.join(
+            run, "evaluation", "epochs", f"epoch-{epoch:04d}.json")).read())
+        assert per_epoch["epoch"] == epoch and per_epoch["AP"] == pytest.approx(value, abs=1e-9)
+        assert per_epoch["seconds"] > 0 and len(per_epoch["per_class"]) == 6
+    # After training: best.keras's validation report, which `detector evaluate` writes alike.
+    report = os.path.join(run, "evaluation", "valid")
+    assert {"metrics.json", "pr_curves.png", "confusion_matrix.png", "f1_curve.png"} <= set(
+        os.listdir(report))
+    trained = json.loads(open(os.path.join(report, "metrics.json")).read())
+    assert trained["AP"] == pytest.approx(state["logs"]["val_map"], abs=1e-9)
+    assert main(["detector", "evaluate", os.path.join(run, "best.keras"), "--data", "shapes",
+                 "--split", "valid", "--images", "32", "--report-dir", str(tmp_path)]) == 0
+    evaluated = json.loads((tmp_path / "metrics.json").read_text())
+    assert evaluated == trained
 
 
 def test_head_first_then_backbone_at_its_own_rate(run):

@@ -17,6 +17,7 @@ from tests.reliability.commands import history_epochs, run_script, tfvision
 from tfvision.cli.main import build_parser
 from tfvision.training import GroupedOptimizer, load_checkpoint, read_checkpoint_state
 from tfvision.training.backup import read_backup_epoch
+from tfvision.visualization.training_curves import read_history_epochs
 
 EPOCHS, FINE_TUNE_EPOCHS, TRAIN_IMAGES, BATCH = 1, 2, 32, 16
 TOTAL = EPOCHS + FINE_TUNE_EPOCHS
@@ -71,6 +72,14 @@ def test_kill_9_in_fine_tuning_resumes_fine_tuning_and_no_resume_starts_again(tm
     assert epochs[: EPOCHS] == list(range(EPOCHS))  # phase 1 logged once
     assert epochs[-(TOTAL - killed_at):] == list(range(killed_at, TOTAL))
     assert read_checkpoint_state(last)["epoch"] == TOTAL
+    # best.keras is chosen by validation mAP across the kill: the resumed run
+    # started from the killed run's best value, so it holds the best epoch of
+    # the whole history (best.keras is written before an epoch counts as done).
+    epochs_evaluated, maps = read_history_epochs(os.path.join(save_dir, "history.csv"))["val_map"]
+    assert epochs_evaluated == list(range(1, TOTAL + 1))
+    best = read_checkpoint_state(os.path.join(save_dir, "best.keras"))
+    assert best["logs"]["val_map"] == pytest.approx(max(maps), abs=1e-12)
+    assert best["epoch"] == epochs_evaluated[int(np.argmax(maps))]
     model, _ = load_checkpoint(last)  # the checkpoint the kill may have cut is whole
     assert not model.freeze_backbone and isinstance(model.optimizer, GroupedOptimizer)
     # The optimizer state came back with the backup: the fine-tuning cycle

@@ -19,7 +19,9 @@ def _add_train(sub):
         help="train a detector",
         description="Trains a detector on the train split of --data, validating on its valid "
         "split. The backbone is frozen for --epochs, then trained for --fine-tune-epochs at "
-        "a lower rate. Checkpoints go to --save-dir; a killed run started again resumes "
+        "a lower rate. Validation mAP is computed every --eval-every epochs and chooses "
+        "best.keras (--monitor). Checkpoints go to --save-dir, with the validation report "
+        "of best.keras in SAVE_DIR/evaluation/valid; a killed run started again resumes "
         "from its last completed epoch (--no-resume starts again).",
     )
     train.add_argument(
@@ -65,6 +67,17 @@ def _add_train(sub):
     train.add_argument(
         "--localization", choices=("smooth_l1", "l1"), help="box loss (default: the preset's)"
     )
+    train.add_argument(
+        "--eval-every", type=int, default=1, metavar="N",
+        help="compute validation mAP (COCO AP, AP50, AP75, VOC07) every N epochs and at the "
+        "end of each phase; 0 for none, with --monitor loss (default 1)")
+    train.add_argument(
+        "--monitor", choices=("map", "loss"), default="map",
+        help="what chooses best.keras and drives early stopping: validation COCO AP or "
+        "validation loss (default map)")
+    train.add_argument(
+        "--early-stopping-patience", type=int, metavar="N",
+        help="stop after N evaluations of --monitor without improvement (default: never)")
     train.add_argument("--train-images", type=int, help="images of the built-in train split")
     train.add_argument("--valid-images", type=int, help="images of the built-in valid split")
     train.add_argument("--no-augment", action="store_true", help="train without augmentation")
@@ -124,6 +137,7 @@ def _add_predict(sub):
 
 def run_train(args):
     from tfvision.recipes.detector import train_detector
+    from tfvision.training.checkpoints import read_checkpoint_state
 
     weights = None if args.weights.lower() == "none" else args.weights
     _, history = train_detector(
@@ -145,10 +159,24 @@ def run_train(args):
         num_valid_images=args.valid_images,
         augment=not args.no_augment,
         flip=not args.no_flip,
+        early_stopping_patience=args.early_stopping_patience,
+        monitor=args.monitor,
+        eval_every=args.eval_every,
         **run_options(args).keywords(),
     )
-    if history.get("val_loss"):
+    if args.monitor == "loss" and history.get("val_loss"):
         print(f"Best validation loss: {min(history['val_loss']):.4f}")
+    best = os.path.join(args.save_dir, "best.keras")
+    if os.path.isfile(best):
+        state = read_checkpoint_state(best)
+        logs = state["logs"]
+        if "val_map" in logs:
+            print(f"best.keras (epoch {state['epoch']}): validation COCO AP {logs['val_map']:.4f}, "
+                  f"AP50 {logs['val_map50']:.4f}, AP75 {logs['val_map75']:.4f}, "
+                  f"VOC07 mAP@0.5 {logs['val_voc07_map']:.4f}")
+    report = os.path.join(args.save_dir, "evaluation", "valid")
+    if os.path.isfile(os.path.join(report, "metrics.json")):
+        print(f"Validation report of best.keras (metrics.json and plots) in {report}")
     print(f"Checkpoints in {args.save_dir} (best.keras, last.keras)")
 
 

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from tfvision.data.detection.sources import detection_data
-from tfvision.metrics import DetectionEvaluator, write_detection_report
+from tfvision.metrics import DetectionEvaluation, evaluate_detections, write_detection_report
 from tfvision.models.ssd.ssd_presets import PRESETS
 from tfvision.training.callbacks import training_callbacks
 from tfvision.training.checkpoints import load_checkpoint, read_checkpoint_state
@@ -58,6 +58,8 @@ def train_detector(
     augment=True,
     flip=True,
     early_stopping_patience=None,
+    monitor="map",
+    eval_every=1,
     seed=None,
     mixed_precision="off",
     require_gpu=False,
@@ -72,9 +74,19 @@ def train_detector(
     unless `freeze_backbone=False`; phase 2 (`fine_tune_epochs > 0`) unfreezes
     it and trains the backbone at `backbone_learning_rate_factor` times the
     head's rate, through a `GroupedOptimizer` (the lecture's discriminative
-    rates). Each phase runs one `OneCycleSchedule` cycle with Adam. The best
-    epoch by validation loss is kept in `save_dir/best.keras`; the last in
-    `save_dir/last.keras`.
+    rates). Each phase runs one `OneCycleSchedule` cycle with Adam.
+
+    Every `eval_every` epochs, and at the end of each phase, the validation
+    split's mAP is computed (`tfvision.metrics.DetectionEvaluation`): COCO AP
+    as `val_map`, with `val_map50`, `val_map75` and `val_voc07_map`, in the
+    progress line, `history.csv` and TensorBoard, and each evaluation's
+    `metrics.json` content in `save_dir/evaluation/epochs/`. The best epoch
+    by `monitor` (validation COCO AP by default) is kept in
+    `save_dir/best.keras`, the last in `save_dir/last.keras`; after training,
+    the report of `best.keras` on the validation split (`metrics.json`,
+    `pr_curves.png`, `confusion_matrix.png`, `f1_curve.png`) goes to
+    `save_dir/evaluation/valid`, where `tfvision detector evaluate
+    best.keras --split valid` writes the same.
 
     A run killed and started again with the same arguments resumes from its
     last completed epoch (`training_callbacks`' backup): killed in phase 2,
@@ -123,7 +135,13 @@ def train_detector(
         flip: bool, random horizontal flips among the augmentations; `False`
             for classes that mirroring changes (digits, text, arrows). Defaults
             to `True`.
-        early_stopping_patience: int or None. Defaults to `None`.
+        early_stopping_patience: int or None, evaluations of `monitor`
+            without improvement before training stops. Defaults to `None`.
+        monitor: `"map"` (validation COCO AP, higher is better) or `"loss"`
+            (validation loss) chooses `best.keras` and drives early stopping.
+            Defaults to `"map"`.
+        eval_every: int, epochs between validation mAP evaluations; `0`
+            computes none (and needs `monitor="loss"`). Defaults to `1`.
         seed, mixed_precision, require_gpu, deterministic, strategy, resume,
             verbose: the run options (see `tfvision.training.RunOptions`);
             `seed` is required under `"multi-worker"`. Default to `None`,
@@ -134,6 +152,13 @@ def train_detector(
     """
     if model not in PRESETS:
         raise ValueError(f"`model` must be one of {sorted(PRESETS)}. Received: model={model!r}")
+    if monitor not in ("map", "loss"):
+        raise ValueError(f"`monitor` must be 'map' or 'loss'. Received: monitor={monitor!r}")
+    if int(eval_every) < 0 or (monitor == "map" and int(eval_every) == 0):
+        raise ValueError(
+            "`eval_every` must be >= 1 with monitor='map' (>= 0 with 'loss'). "
+            f"Received: eval_every={eval_every}, monitor={monitor!r}"
+        )
     distribution, save_dir, batch_size = prepare_run(
         strategy, save_dir, batch_size, seed=seed, mixed_precision=mixed_precision,
         require_gpu=require_gpu, deterministic=deterministic,
@@ -144,6 +169,8 @@ def train_detector(
                                seed=seed, num_images=num_train_images, flip=flip)
         valid = detection_data(data, "valid", image_size, batch_size, training=False,
                                num_images=num_valid_images)
+        # mAP on the whole split on every worker: they all take the same decisions.
+        every_valid_batch = valid.dataset
         # Every worker builds the same batches and keeps its share of each.
         train.dataset, valid.dataset = shard_by_data(train.dataset), shard_by_data(valid.dataset)
         steps = max(1, train.num_examples // batch_size)
@@ -156,10 +183,17 @@ def train_detector(
         def callbacks():
             # The one-cycle schedule sets the rate: no reduce-on-plateau. Both
             # phases share save_dir: checkpoints, history and the backup carry on.
+            evaluation = None
+            if eval_every:
+                evaluation = DetectionEvaluation(
+                    every_valid_batch, train.class_names, every=eval_every,
+                    metrics_dir=os.path.join(save_dir, "evaluation", "epochs"))
             return training_callbacks(
-                save_dir, monitor="val_loss", mode="min",
+                save_dir, monitor="val_map" if monitor == "map" else "val_loss",
+                mode="max" if monitor == "map" else "min",
                 early_stopping_patience=early_stopping_patience, reduce_lr_patience=None,
                 resume=resume, datasets=[train.dataset], precise_batch_norm=train.dataset,
+                evaluation=evaluation,
             )
 
         if done and done >= epochs:
@@ -204,6 +238,11 @@ def train_detector(
                                verbose=verbose)
             for key, values in fit.history.items():
                 history.setdefault(key, []).extend(values)
+    best = os.path.join(save_dir, "best.keras")
+    if eval_every and os.path.isfile(best):
+        evaluate_detector(data, best, split="valid", batch_size=batch_size,
+                          num_images=num_valid_images,
+                          report_dir=os.path.join(save_dir, "evaluation", "valid"))
     return detector, history
 
 
@@ -236,14 +275,7 @@ def evaluate_detector(data, checkpoint, split="test", batch_size=32, num_images=
             f"The classes of {data}/{split} {images.class_names} are not those the "
             f"checkpoint {checkpoint} was trained on {model.class_names}."
         )
-    evaluator = DetectionEvaluator(model.class_names, (model.image_size, model.image_size))
-    count = 0
-    for batch, targets in images.dataset:
-        detections = model.predict_on_batch(batch)
-        evaluator.update(targets["boxes"], targets["labels"], detections["boxes"],
-                         detections["scores"], detections["classes"],
-                         detections["num_detections"])
-        count += int(batch.shape[0])
+    evaluator, count = evaluate_detections(model, images.dataset)
     if report_dir:
         result, _ = write_detection_report(evaluator, report_dir)
     else:

@@ -37,11 +37,15 @@ class HistoryCSVLogger(keras.callbacks.CSVLogger):
 
     Args:
         filename: str. The CSV file.
+        keys: log keys that get a column even when the first epoch lacks
+            them (validation mAP evaluated every N epochs); an epoch without
+            a value writes `NA`. Defaults to `()`.
     """
 
-    def __init__(self, filename):
+    def __init__(self, filename, keys=()):
         super().__init__(filename, append=True)
         self._first_epoch_seen = False
+        self.extra_keys = tuple(keys)
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -63,6 +67,23 @@ class HistoryCSVLogger(keras.callbacks.CSVLogger):
         self.csv_file = open(self.filename, "a", newline="")
         self.append_header = False
 
+    def on_epoch_end(self, epoch, logs=None):
+        if self.keys is None and self.extra_keys:
+            self.keys = sorted(set(logs or {}) | set(self.extra_keys))
+        super().on_epoch_end(epoch, logs)
+
+
+class EarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras' `EarlyStopping`, counting only the epochs whose logs hold `monitor`.
+
+    Validation mAP (`DetectionEvaluation`) may be computed every N epochs:
+    the epochs between are neither an improvement nor a wait, so `patience`
+    counts evaluations. Keras' own warns at every epoch without the value.
+    """
+
+    def get_monitor_value(self, logs):
+        return (logs or {}).get(self.monitor)
+
 
 def training_callbacks(
     save_dir,
@@ -74,6 +95,7 @@ def training_callbacks(
     resume=True,
     datasets=(),
     precise_batch_norm=None,
+    evaluation=None,
 ):
     """Checkpoints, resume, early stopping, LR on plateau, logs and plots.
 
@@ -106,6 +128,11 @@ def training_callbacks(
             epoch, before validation, batch norm's moving statistics are
             recomputed on its first batches with the epoch's final weights
             (see `PreciseBatchNorm`). Defaults to `None`.
+        evaluation: optional callback adding validation metrics to the
+            epoch's logs (`tfvision.metrics.DetectionEvaluation`); it runs
+            after the batch-norm recomputation and before everything that
+            reads the logs, and its `log_keys` get history columns.
+            Defaults to `None`.
 
     Returns:
         A list of `keras.callbacks.Callback`.
@@ -118,7 +145,7 @@ def training_callbacks(
     stateful = []
     if early_stopping_patience is not None:
         stateful.append(
-            keras.callbacks.EarlyStopping(
+            EarlyStopping(
                 monitor=monitor,
                 mode=mode,
                 patience=early_stopping_patience,
@@ -133,16 +160,21 @@ def training_callbacks(
         )
     # Before validation, checkpoints and backups: they all see the recomputed statistics.
     precise = [] if precise_batch_norm is None else [PreciseBatchNorm(precise_batch_norm)]
-    callbacks = epoch_seeds_callbacks(datasets) + precise + [
+    evaluations = [] if evaluation is None else [evaluation]
+    keys = tuple(getattr(evaluation, "log_keys", ()))
+    callbacks = epoch_seeds_callbacks(datasets) + precise + evaluations + [
         # The epoch's row is written before the epoch counts as done (backup),
         # so a kill between the two repeats the epoch and replaces the row.
-        HistoryCSVLogger(csv_path),
+        HistoryCSVLogger(csv_path, keys=keys),
         *stateful,
+        # Before the backup commits the epoch: a run killed between the two
+        # does the epoch again rather than lose a best epoch.
+        CheckpointCallback(save_dir, monitor=monitor, mode=mode, save_last=False),
         # After the callbacks whose state it saves (and restores after their
         # own `on_train_begin` reset it); before `last.keras`, so the backup is
         # never behind the checkpoint a resumed run reads its phase from.
         TrainingBackup(backup_dir, callbacks=stateful),
-        CheckpointCallback(save_dir, monitor=monitor, mode=mode),
+        CheckpointCallback(save_dir, monitor=monitor, mode=mode, save_best=False),
         TrainingCurvesCallback(csv_path, os.path.join(save_dir, "training_curves.png")),
     ]
     if tensorboard:

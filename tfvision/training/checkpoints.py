@@ -91,15 +91,20 @@ class CheckpointCallback(keras.callbacks.Callback):
         monitor: str. Metric that decides the best epoch. Defaults to
             `"val_accuracy"`.
         mode: `"max"` or `"min"`. Defaults to `"max"`.
+        save_last: bool, write `last.keras`. Defaults to `True`.
+        save_best: bool, write `best.keras`. Defaults to `True`.
     """
 
-    def __init__(self, save_dir, monitor="val_accuracy", mode="max"):
+    def __init__(self, save_dir, monitor="val_accuracy", mode="max", save_last=True,
+                 save_best=True):
         super().__init__()
         if mode not in ("max", "min"):
             raise ValueError(f"`mode` must be 'max' or 'min'. Received: mode={mode!r}")
         self.save_dir = save_dir
         self.monitor = monitor
         self.mode = mode
+        self.save_last = bool(save_last)
+        self.save_best = bool(save_best)
         self.best = None
         best = os.path.join(save_dir, "best.keras")
         if os.path.isfile(best):  # A resumed run keeps the best so far.
@@ -107,9 +112,11 @@ class CheckpointCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        save_checkpoint(self.model, os.path.join(self.save_dir, "last.keras"), epoch + 1, logs)
+        if self.save_last:
+            save_checkpoint(self.model, os.path.join(self.save_dir, "last.keras"), epoch + 1,
+                            logs)
         value = logs.get(self.monitor)
-        if value is None:
+        if value is None or not self.save_best:
             return
         if self.best is None or (value > self.best if self.mode == "max" else value < self.best):
             self.best = float(value)
