@@ -239,3 +239,21 @@ def test_format_ap_table():
     assert lines[4].split() == ["dog", "-", "-"]
     assert lines[6].split() == ["mean", "0.5000", "0.6000"]
     assert "AP50 0.7500" in table and "AP75 0.2500" in table
+
+
+def test_ap_table_with_boxes_and_ap50_columns_from_the_evaluator():
+    evaluator = DetectionEvaluator(["cat", "dog"], image_size=(100, 100))
+    gt = np.array([[[0.1, 0.1, 0.5, 0.5], [0.5, 0.5, 0.9, 0.9]]])
+    # The cat found with IoU 0.64 (AP50 1, AP@[.5:.95] 0.3), the dog missed.
+    found = np.array([[[0.1, 0.1, 0.42, 0.42], [0.0, 0.0, 0.05, 0.05]]])
+    evaluator.update(gt, [[0, 1]], found, [[0.9, 0.8]], [[0, 1]])
+    result = evaluator.result()
+    assert result["per_class_ground_truth"] == {"cat": 1, "dog": 1}
+    assert result["per_class_AP50"]["cat"] == pytest.approx(1.0)
+    assert result["per_class_AP50"]["dog"] == pytest.approx(0.0)
+    assert result["per_class_AP"]["cat"] == pytest.approx(0.3)
+    lines = format_ap_table(result).splitlines()
+    assert lines[0].split() == ["class", "boxes", "AP", "AP50", "VOC07"]
+    assert lines[2].split()[:4] == ["cat", "1", "0.3000", "1.0000"]
+    assert lines[3].split()[:4] == ["dog", "1", "0.0000", "0.0000"]
+    assert lines[5].split()[:2] == ["mean", "2"]

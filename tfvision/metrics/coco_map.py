@@ -53,17 +53,24 @@ def run_coco_eval(ground_truth, detections):
     return evaluation
 
 
-def coco_per_class_ap(evaluation):
-    """AP@[.5:.95] per category from `eval["precision"]`, NaN without GT.
+def coco_per_class_ap(evaluation, iou_index=None):
+    """AP@[.5:.95] (or at one IoU threshold) per category from `eval["precision"]`, NaN without GT.
 
     `precision` is `[T, R, K, A, M]` (IoU thresholds, recall points,
     categories, area ranges, max detections); area "all" and the largest
     `maxDets` are used, as for `stats[0]`.
 
+    Args:
+        evaluation: an evaluated `COCOeval`.
+        iou_index: int or None, one IoU threshold of `params.iouThrs` (`0`:
+            IoU 0.5, as for `stats[1]`); `None` averages them all. Defaults to `None`.
+
     Returns:
         float array `[K]` in `evaluation.params.catIds` order.
     """
     precision = evaluation.eval["precision"][:, :, :, 0, -1]  # [T, R, K]
+    if iou_index is not None:
+        precision = precision[iou_index:iou_index + 1]
     per_class = np.full(precision.shape[2], np.nan)
     for k in range(precision.shape[2]):
         valid = precision[:, :, k][precision[:, :, k] > -1]
@@ -182,8 +189,9 @@ class DetectionEvaluator:
             dict with floats `AP`, `AP50`, `AP75`, `APs`, `APm`, `APl` and the
             recalls `AR1`, `AR10`, `AR100`, `ARs`, `ARm`, `ARl` (pycocotools'
             12 numbers; -1 where COCO has nothing to evaluate), `voc07_map`
-            (NaN if no ground truth), and dicts `per_class_AP`,
-            `voc07_per_class_AP` mapping class name -> AP (NaN without GT).
+            (NaN if no ground truth), and dicts mapping class name -> value:
+            `per_class_AP`, `per_class_AP50`, `voc07_per_class_AP` (NaN
+            without GT) and `per_class_ground_truth` (boxes).
         """
         evaluation = run_coco_eval(*self.coco_dicts())
         self.evaluation = evaluation  # for `write_detection_report`'s curves
@@ -194,6 +202,14 @@ class DetectionEvaluator:
             self.class_names[cat_id - 1]: float(ap)
             for cat_id, ap in zip(evaluation.params.catIds, per_class)
         }
+        result["per_class_AP50"] = {
+            self.class_names[cat_id - 1]: float(ap)
+            for cat_id, ap in zip(evaluation.params.catIds, coco_per_class_ap(evaluation, 0))
+        }
+        counts = np.zeros(len(self.class_names), np.int64)
+        for image in self.images:
+            counts += np.bincount(image["gt_labels"], minlength=len(self.class_names))
+        result["per_class_ground_truth"] = dict(zip(self.class_names, counts.tolist()))
         voc_mean, voc_per_class = voc07_map(self.images, len(self.class_names))
         result["voc07_map"] = voc_mean
         result["voc07_per_class_AP"] = dict(
@@ -206,20 +222,33 @@ def format_ap_table(result):
     """Format a `DetectionEvaluator.result()` as a printable per-class table.
 
     Returns:
-        a string with one row per class (COCO AP@[.5:.95], VOC07 AP@0.5;
-        `-` where a class has no ground truth) and a summary row.
+        a string with one row per class (ground-truth boxes, COCO AP@[.5:.95],
+        COCO AP@0.5, VOC07 AP@0.5; `-` where a class has no ground truth) and
+        a summary row. The boxes and AP50 columns appear when `result` has
+        them (`per_class_ground_truth`, `per_class_AP50`).
     """
     cell = lambda value: "-" if value is None or np.isnan(value) else f"{value:.4f}"
     names = list(result["per_class_AP"])
+    boxes = result.get("per_class_ground_truth")
+    ap50 = result.get("per_class_AP50")
     width = max([len("class"), len("mean")] + [len(name) for name in names])
-    lines = [f"{'class':<{width}}  {'AP':>8}  {'VOC07':>8}", "-" * (width + 20)]
+    header = [f"{'class':<{width}}"] + (["  boxes"] if boxes else []) + [f"  {'AP':>8}"] + \
+        ([f"  {'AP50':>8}"] if ap50 else []) + [f"  {'VOC07':>8}"]
+    rule = "-" * len("".join(header))
+    lines = ["".join(header), rule]
+
+    def row(name, count, coco_ap, coco_ap50, voc_ap):
+        cells = [f"{name:<{width}}"] + ([f"  {count:>5}"] if boxes else [])
+        cells.append(f"  {cell(coco_ap):>8}")
+        if ap50:
+            cells.append(f"  {cell(coco_ap50):>8}")
+        return "".join(cells + [f"  {cell(voc_ap):>8}"])
+
     for name in names:
-        coco_ap = result["per_class_AP"][name]
-        voc_ap = result.get("voc07_per_class_AP", {}).get(name)
-        lines.append(f"{name:<{width}}  {cell(coco_ap):>8}  {cell(voc_ap):>8}")
-    lines.append("-" * (width + 20))
-    lines.append(
-        f"{'mean':<{width}}  {cell(result['AP']):>8}  {cell(result['voc07_map']):>8}"
-    )
+        lines.append(row(name, (boxes or {}).get(name, ""), result["per_class_AP"][name],
+                         (ap50 or {}).get(name), result.get("voc07_per_class_AP", {}).get(name)))
+    lines.append(rule)
+    lines.append(row("mean", sum(boxes.values()) if boxes else "", result["AP"],
+                     result["AP50"], result["voc07_map"]))
     lines.append(f"AP50 {cell(result['AP50'])}  AP75 {cell(result['AP75'])}")
     return "\n".join(lines)

@@ -45,7 +45,6 @@ def detection_metrics(result, evaluation, images, class_names):
     Returns:
         dict (JSON-ready; NaN written as `None`).
     """
-    precision = evaluation.eval["precision"][0, :, :, 0, -1]  # IoU 0.5: [R, K]
     gt_counts = np.zeros(len(class_names), np.int64)
     detection_counts = np.zeros(len(class_names), np.int64)
     for image in images:
@@ -53,10 +52,9 @@ def detection_metrics(result, evaluation, images, class_names):
         detection_counts += np.bincount(image["classes"], minlength=len(class_names))
     per_class = {}
     for index, name in enumerate(class_names):
-        column = precision[:, evaluation.params.catIds.index(index + 1)]
         per_class[name] = {
             "AP": _number(result["per_class_AP"][name]),
-            "AP50": _number(column[column > -1].mean()) if (column > -1).any() else None,
+            "AP50": _number(result["per_class_AP50"][name]),
             "VOC07_AP50": _number(result["voc07_per_class_AP"][name]),
             "ground_truth": int(gt_counts[index]),
             "detections": int(detection_counts[index]),
