@@ -134,6 +134,20 @@ def test_bad_data_spec_is_a_clear_error(tmp_path, capsys):
     assert "Received: spec='pascal'" in capsys.readouterr().err
 
 
+def test_mosaic_without_augmentation_and_a_bad_close_mosaic_are_clear_errors(tmp_path, capsys):
+    common = ["detector", "train", "--data", "shapes", "--save-dir", str(tmp_path),
+              "--image-size", "64", "--alpha", "0.35", "--weights", "shapes", "--epochs", "2"]
+    assert main(common + ["--mosaic", "0.5", "--no-augment"]) == 2
+    assert "need augment=True" in capsys.readouterr().err
+    assert main(common + ["--mosaic", "0.5", "--close-mosaic", "3"]) == 2
+    assert "close_mosaic=3" in capsys.readouterr().err
+    assert main(common + ["--mosaic", "1.5"]) == 2
+    assert "1.5" in capsys.readouterr().err
+    assert main(common + ["--monitor", "map", "--eval-every", "0"]) == 2
+    assert "eval_every" in capsys.readouterr().err
+    assert not os.listdir(tmp_path)  # refused before anything is written
+
+
 def test_predict_a_folder_in_batches_writes_coco_json_yolo_txt_and_pictures(run, tmp_path,
                                                                             capsys):
     folder = tmp_path / "photos"

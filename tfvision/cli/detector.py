@@ -26,8 +26,9 @@ def _add_train(sub):
     )
     train.add_argument(
         "--data", default="shapes",
-        help="shapes | voc2007 | voc2012 | coco:ANNOTATIONS.json:IMAGE_DIR | csv:FILE:IMAGE_DIR "
-        "| voc:XML_DIR:IMAGE_DIR | yolo:DATA_YAML (default shapes, the built-in dataset)",
+        help="shapes | shapes-imbalanced | voc2007 | voc2012 | coco:ANNOTATIONS.json:IMAGE_DIR "
+        "| csv:FILE:IMAGE_DIR | voc:XML_DIR:IMAGE_DIR | yolo:DATA_YAML (default shapes, the "
+        "built-in dataset; shapes-imbalanced has one class at about 5 %% of the boxes)",
     )
     train.add_argument("--save-dir", required=True, help="folder for checkpoints, logs and plots")
     train.add_argument(
@@ -86,6 +87,19 @@ def _add_train(sub):
         help="no horizontal flips among the augmentations: for classes that mirroring "
              "changes, such as digits or text",
     )
+    train.add_argument(
+        "--mosaic", type=float, default=0.0, metavar="P",
+        help="chance that a training image becomes a mosaic of 4 images (default 0)")
+    train.add_argument(
+        "--mixup", type=float, default=0.0, metavar="P",
+        help="chance that a training image is blended with another, after mosaic (default 0)")
+    train.add_argument(
+        "--close-mosaic", type=int, default=0, metavar="N",
+        help="train the last N epochs without mosaic and mixup (default 0)")
+    train.add_argument(
+        "--balance-classes", action="store_true",
+        help="weight rare classes more in the classification loss, from the box count of "
+        "each class in the training split (square root of the inverse frequency)")
     add_run_arguments(train)
     train.set_defaults(run=run_train)
 
@@ -159,6 +173,10 @@ def run_train(args):
         num_valid_images=args.valid_images,
         augment=not args.no_augment,
         flip=not args.no_flip,
+        mosaic=args.mosaic,
+        mixup=args.mixup,
+        close_mosaic=args.close_mosaic,
+        balance_classes=args.balance_classes,
         early_stopping_patience=args.early_stopping_patience,
         monitor=args.monitor,
         eval_every=args.eval_every,

@@ -9,7 +9,7 @@ the model normalises):
 - `synthetic_images(num_images, split, ...)`: the built-in shapes, in memory.
 
 Detection sources return `DetectionData` (padded `{"boxes", "labels"}` targets):
-`detection_data(spec, split, ...)` with spec `shapes`, `voc2007`, `voc2012`,
+`detection_data(spec, split, ...)` with spec `shapes`, `shapes-imbalanced`, `voc2007`, `voc2012`,
 `coco:ANNOTATIONS.json:IMAGE_DIR`, `csv:FILE.csv:IMAGE_DIR`, `voc:XML_DIR:IMAGE_DIR` or
 `yolo:DATA_YAML`; `convert_detection(spec, to, out_dir)` rewrites a file source in
 another of those formats.

@@ -47,6 +47,7 @@ def classification_loss(
     gamma=2.0,
     negative_ratio=3,
     min_negatives=3,
+    class_weights=None,
 ):
     """Classification loss of every image, summed over its anchors.
 
@@ -61,6 +62,11 @@ def classification_loss(
       without objects still teaches "background" (the TF Object Detection
       API's `min_negatives_per_image`). `logits` is `[B, N, C + 1]`.
 
+    With `class_weights`, the loss of each positive anchor is multiplied by
+    the weight of its class (with sigmoids: the anchor's whole row, all `C`
+    columns, as Cui et al. 2019 weight a sample); background anchors keep
+    weight 1, and hard negatives are mined as without weights.
+
     Args:
         logits: float `[B, N, C]` or `[B, N, C + 1]` (softmax).
         matched_labels: int `[B, N]`, the class of each anchor's ground truth
@@ -73,6 +79,9 @@ def classification_loss(
             Defaults to `3`.
         min_negatives: int. Negatives kept in every image with `"softmax"`,
             whatever its positives. Defaults to `3`.
+        class_weights: `None` or float `[C]`, the loss weight of each class's
+            positive anchors (`class_balance_weights`). Defaults to `None`
+            (every anchor weighs 1).
 
     Returns:
         `[B]` float32 sums.
@@ -84,9 +93,14 @@ def classification_loss(
     logits = ops.cast(logits, "float32")
     positive = ops.cast(positive, "float32")  # [B, N]
     labels = ops.where(positive > 0, ops.cast(matched_labels, "int32"), 0)
+    anchor_weight = None
+    if class_weights is not None:
+        # [B, N]: a positive anchor weighs its class's weight, a background anchor 1.
+        weight_of_label = ops.take(ops.convert_to_tensor(class_weights, "float32"), labels)
+        anchor_weight = ops.where(positive > 0, weight_of_label, 1.0)
     if kind == "softmax":
         return _softmax_with_hard_negatives(
-            logits, labels, positive, negative_ratio, min_negatives
+            logits, labels, positive, negative_ratio, min_negatives, anchor_weight
         )
     num_classes = ops.shape(logits)[-1]
     targets = ops.one_hot(labels, num_classes) * positive[..., None]  # [B, N, C]
@@ -94,10 +108,13 @@ def classification_loss(
         per_element = sigmoid_focal_loss(targets, logits, alpha, gamma)
     else:
         per_element = ops.binary_crossentropy(targets, logits, from_logits=True)
+    if anchor_weight is not None:
+        per_element = per_element * anchor_weight[..., None]
     return ops.sum(per_element, axis=(1, 2))
 
 
-def _softmax_with_hard_negatives(logits, labels, positive, negative_ratio, min_negatives):
+def _softmax_with_hard_negatives(logits, labels, positive, negative_ratio, min_negatives,
+                                 anchor_weight=None):
     # Column 0 is background: positives target label + 1, negatives target 0.
     targets = ops.where(positive > 0, labels + 1, 0)  # [B, N]
     per_anchor = ops.sparse_categorical_crossentropy(targets, logits, from_logits=True)
@@ -110,6 +127,8 @@ def _softmax_with_hard_negatives(logits, labels, positive, negative_ratio, min_n
     num_negatives = ops.minimum(wanted, ops.sum(negative, axis=-1))  # [B]
     hard_negative = ops.cast(ops.cast(rank, "float32") < num_negatives[:, None], "float32")
     selected = positive + negative * hard_negative
+    if anchor_weight is not None:
+        selected = selected * anchor_weight  # negatives weigh 1
     return ops.sum(per_anchor * selected, axis=-1)
 
 
@@ -145,7 +164,7 @@ def multibox_loss(
         total_positives: scalar float or `None`, the count to divide by;
             `None` uses this batch's positives. Defaults to `None`.
         **classification_kwargs: `alpha`, `gamma`, `negative_ratio`,
-            `min_negatives`.
+            `min_negatives`, `class_weights`.
 
     Returns:
         Dict of scalars: `"loss"`, `"localization"`, `"classification"`,
@@ -196,6 +215,10 @@ class MultiboxLoss:
             Defaults to `3` (SSD §2.2).
         min_negatives: int, negatives kept in every image with `"softmax"`,
             so that images without objects still train. Defaults to `3`.
+        class_weights: `None` or a list of `C` non-negative floats, the
+            classification loss weight of each class's positive anchors, e.g.
+            `class_balance_weights(train.class_counts)` for a long-tailed
+            training set. Defaults to `None` (all 1).
 
     Call arguments:
         targets: `{"deltas": [B, N, 4], "labels": [B, N], "positive": [B, N]}`,
@@ -232,6 +255,7 @@ class MultiboxLoss:
         focal_gamma=2.0,
         negative_ratio=3,
         min_negatives=3,
+        class_weights=None,
     ):
         if classification not in CLASSIFICATION_LOSSES:
             raise ValueError(
@@ -253,6 +277,7 @@ class MultiboxLoss:
                 f"`min_negatives` must be >= 0. Received: min_negatives={min_negatives!r}"
             )
         self.min_negatives = int(min_negatives)
+        self.class_weights = _check_class_weights(class_weights)
 
     def num_outputs(self, num_classes):
         """Logits per anchor for `num_classes` classes: one more with a softmax."""
@@ -279,6 +304,7 @@ class MultiboxLoss:
             gamma=self.focal_gamma,
             negative_ratio=self.negative_ratio,
             min_negatives=self.min_negatives,
+            class_weights=self.class_weights,
         )
 
     def get_config(self):
@@ -289,8 +315,22 @@ class MultiboxLoss:
             "focal_gamma": self.focal_gamma,
             "negative_ratio": self.negative_ratio,
             "min_negatives": self.min_negatives,
+            "class_weights": None if self.class_weights is None else list(self.class_weights),
         }
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _check_class_weights(class_weights):
+    """`None`, or the weights as a list of floats; `ValueError` for anything else."""
+    if class_weights is None:
+        return None
+    weights = [float(w) for w in class_weights]
+    if not weights or not all(0.0 <= w < float("inf") for w in weights):
+        raise ValueError(
+            "`class_weights` must be None or a non-empty list of finite non-negative "
+            f"numbers, one per class. Received: class_weights={class_weights!r}"
+        )
+    return weights

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from tfvision.data.detection.sources import detection_data
+from tfvision.losses.class_balance import class_balance_weights
 from tfvision.metrics import DetectionEvaluation, evaluate_detections, write_detection_report
 from tfvision.models.ssd.ssd_presets import PRESETS
 from tfvision.training.callbacks import training_callbacks
@@ -57,6 +58,10 @@ def train_detector(
     num_valid_images=None,
     augment=True,
     flip=True,
+    mosaic=0.0,
+    mixup=0.0,
+    close_mosaic=0,
+    balance_classes=False,
     early_stopping_patience=None,
     monitor="map",
     eval_every=1,
@@ -135,6 +140,18 @@ def train_detector(
         flip: bool, random horizontal flips among the augmentations; `False`
             for classes that mirroring changes (digits, text, arrows). Defaults
             to `True`.
+        mosaic: float in [0, 1], the chance that a training image becomes a
+            mosaic of 4 (`tfvision.data.detection.mixing.mosaic_batch`).
+            Defaults to `0.0`.
+        mixup: float in [0, 1], the chance that a training image is blended
+            with another (`mixup_batch`), after mosaic. Defaults to `0.0`.
+        close_mosaic: int, train the last `close_mosaic` epochs (of both
+            phases together) without mosaic and mixup, on images as they are.
+            Defaults to `0`.
+        balance_classes: bool, weight each class's positive anchors in the
+            classification loss by `tfvision.losses.class_balance_weights` of
+            the training split's box counts (rarer classes heavier, the mean
+            weight per box 1). Defaults to `False`.
         early_stopping_patience: int or None, evaluations of `monitor`
             without improvement before training stops. Defaults to `None`.
         monitor: `"map"` (validation COCO AP, higher is better) or `"loss"`
@@ -152,6 +169,14 @@ def train_detector(
     """
     if model not in PRESETS:
         raise ValueError(f"`model` must be one of {sorted(PRESETS)}. Received: model={model!r}")
+    total_epochs = epochs + fine_tune_epochs
+    if not 0 <= int(close_mosaic) <= total_epochs:
+        raise ValueError(f"`close_mosaic` must be in [0, {total_epochs}] (the epochs). "
+                         f"Received: close_mosaic={close_mosaic}")
+    if (mosaic or mixup) and not augment:
+        raise ValueError("Mosaic and mixup are training augmentations: they need "
+                         f"augment=True (no --no-augment). Received: mosaic={mosaic}, "
+                         f"mixup={mixup}, augment={augment}")
     if monitor not in ("map", "loss"):
         raise ValueError(f"`monitor` must be 'map' or 'loss'. Received: monitor={monitor!r}")
     if int(eval_every) < 0 or (monitor == "map" and int(eval_every) == 0):
@@ -165,8 +190,10 @@ def train_detector(
     )
     # Model, optimizers and metrics are made inside the scope: mirrored variables.
     with distribution.scope():
-        train = detection_data(data, "train", image_size, batch_size, training=augment,
-                               seed=seed, num_images=num_train_images, flip=flip)
+        train = detection_data(
+            data, "train", image_size, batch_size, training=augment, seed=seed,
+            num_images=num_train_images, flip=flip, mosaic=mosaic, mixup=mixup,
+            mixing_epochs=total_epochs - int(close_mosaic) if close_mosaic else None)
         valid = detection_data(data, "valid", image_size, batch_size, training=False,
                                num_images=num_valid_images)
         # mAP on the whole split on every worker: they all take the same decisions.
@@ -178,7 +205,6 @@ def train_detector(
         done = 0
         if resume and os.path.isfile(last):
             done = read_checkpoint_state(last)["epoch"] or 0
-        total_epochs = epochs + fine_tune_epochs
 
         def callbacks():
             # The one-cycle schedule sets the rate: no reduce-on-plateau. Both
@@ -205,6 +231,12 @@ def train_detector(
                 options["classification"] = classification
             if localization:
                 options["localization"] = localization
+            if balance_classes:
+                if train.class_counts is None:
+                    raise ValueError(
+                        f"balance_classes needs the box count of each class, which the "
+                        f"{data!r} loader does not give (VOC through tfds).")
+                options["class_weights"] = class_balance_weights(train.class_counts)
             detector = PRESETS[model](
                 train.class_names, alpha=alpha, image_size=image_size,
                 backbone_weights=backbone_weights, freeze_backbone=freeze_backbone, **options,

@@ -229,7 +229,7 @@ def test_csv_bad_rows_and_unknown_classes_are_counted(tmp_path):
 
 
 def test_bad_specs_are_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match="`spec` must be one of shapes, voc2007"):
+    with pytest.raises(ValueError, match="`spec` must be one of shapes, shapes-imbalanced, voc2007"):
         detection_data("kitti", "train", 16, 1)
     with pytest.raises(ValueError, match=r"'coco:ANNOTATIONS:IMAGE_DIR'"):
         detection_data("coco:only.json", "train", 16, 1)

@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from tfvision.data.detection.pipeline import DetectionData, detection_batches
+from tfvision.data.detection.pipeline import DetectionData, boxes_per_class, detection_batches
 from tfvision.data.detection.boxes import sanitize_boxes
 from tfvision.data.image_decoding import decode_image, scan_images
 from tfvision.data.classification.image_folder import SkippedImagesWarning
@@ -256,6 +256,9 @@ def annotated_image_data(
     max_boxes,
     num_images,
     flip=True,
+    mosaic=0.0,
+    mixup=0.0,
+    mixing_epochs=None,
 ):
     """Detection batches from parsed records; see the module docstring for the steps.
 
@@ -270,11 +273,13 @@ def annotated_image_data(
         max_boxes: int, padded box count `M`, or `None` for the most boxes of
             an image (at least 1).
         flip: bool, random horizontal flips in training. Defaults to `True`.
+        mosaic, mixup, mixing_epochs: batch-level training mixing, see
+            `detection_batches`. Default to `0.0`, `0.0`, `None` (off).
 
     Returns:
         `DetectionData` yielding `(float32 [B, S, S, 3], {"boxes": float32
         [B, M, 4], "labels": int32 [B, M]})`; `dropped_boxes` counts every
-        dropped annotation.
+        dropped annotation, `class_counts` the valid boxes of each class.
 
     Raises:
         FileNotFoundError, ValueError: as `resolve_annotated_images`.
@@ -294,5 +299,9 @@ def annotated_image_data(
         seed=seed,
         num_examples=len(paths),
         flip=flip,
+        mosaic=mosaic,
+        mixup=mixup,
+        mixing_epochs=mixing_epochs,
     )
-    return DetectionData(dataset, list(class_names), len(paths), problems.total)
+    return DetectionData(dataset, list(class_names), len(paths), problems.total,
+                         boxes_per_class(labels, len(class_names)))

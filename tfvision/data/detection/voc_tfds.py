@@ -44,6 +44,9 @@ def voc_detection(
     data_dir=None,
     download=True,
     flip=True,
+    mosaic=0.0,
+    mixup=0.0,
+    mixing_epochs=None,
 ):
     """Loads a Pascal VOC split from TensorFlow Datasets as padded detection batches.
 
@@ -60,10 +63,13 @@ def voc_detection(
         data_dir: optional str, where tfds keeps (or finds prepared) data.
         download: bool, download and prepare the data if needed. Defaults to `True`.
         flip: bool, random horizontal flips in training. Defaults to `True`.
+        mosaic, mixup, mixing_epochs: batch-level training mixing, see
+            `detection_batches`. Default to `0.0`, `0.0`, `None` (off).
 
     Returns:
-        `DetectionData` with the 20 VOC class names; `dropped_boxes` is 0 (tfds
-        data is not scanned ahead; the pipeline still drops invalid boxes).
+        `DetectionData` with the 20 VOC class names; `dropped_boxes` is 0 and
+        `class_counts` `None` (tfds data is not scanned ahead; the pipeline
+        still drops invalid boxes).
 
     Raises:
         RuntimeError: downloading failed (for example offline); the message says
@@ -110,6 +116,9 @@ def voc_detection(
         seed=seed,
         num_examples=num_examples,
         flip=flip,
+        mosaic=mosaic,
+        mixup=mixup,
+        mixing_epochs=mixing_epochs,
     )
     class_names = [str(n) for n in builder.info.features["objects"]["label"].names]
     return DetectionData(dataset, class_names, num_examples, 0)

@@ -6,7 +6,8 @@ image side, drawn on top, fully inside the image) and up to `max_objects - 1` sm
 distractors (at most half its size, mostly visible). The dominant object's class is
 the image's classification label, the classes present give the multi-label target,
 and every object's tight box gives the detection target. Dominant classes are
-balanced: over `num_images` images each class is dominant equally often (±1).
+balanced: over `num_images` images each class is dominant equally often (±1),
+unless `class_weights` asks for other class frequencies (an imbalanced variant).
 
 Generation is deterministic: the same arguments give byte-identical arrays.
 """
@@ -68,6 +69,49 @@ def _validate(num_images, image_size, min_objects, max_objects):
         )
 
 
+def class_probabilities(class_weights):
+    """The class probabilities `[C]` of relative frequencies, or `None` for `None`.
+
+    Args:
+        class_weights: `None` or `C = len(SHAPE_CLASSES)` non-negative numbers,
+            not all zero, in `SHAPE_CLASSES` order.
+
+    Returns:
+        float64 array `[C]` summing to 1, or `None`.
+
+    Example:
+    >>> class_probabilities([1, 1, 2, 0, 0, 0]).tolist()
+    [0.25, 0.25, 0.5, 0.0, 0.0, 0.0]
+    """
+    if class_weights is None:
+        return None
+    weights = np.asarray(class_weights, dtype=np.float64)
+    if (weights.shape != (len(SHAPE_CLASSES),) or not np.all(np.isfinite(weights))
+            or np.any(weights < 0) or weights.sum() <= 0):
+        raise ValueError(
+            f"`class_weights` must be {len(SHAPE_CLASSES)} non-negative numbers, one per "
+            f"class of {SHAPE_CLASSES}, not all zero. Received: class_weights={class_weights!r}"
+        )
+    return weights / weights.sum()
+
+
+def _dominant_classes(rng, num_images, probabilities):
+    """The dominant class of each image: each class `round(n p_c)` times, shuffled.
+
+    Uniform `probabilities` (`None`) give each class equally often (±1); others
+    give class `c` `floor(n p_c)` images plus one for the largest remainders
+    (Hamilton's method), so the counts sum to `num_images`.
+    """
+    num_classes = len(SHAPE_CLASSES)
+    if probabilities is None:
+        return rng.permutation(np.arange(num_images) % num_classes)
+    quotas = num_images * probabilities
+    counts = np.floor(quotas).astype(np.int64)
+    largest_remainders = np.argsort(-(quotas - counts), kind="stable")
+    counts[largest_remainders[: num_images - counts.sum()]] += 1
+    return rng.permutation(np.repeat(np.arange(num_classes), counts))
+
+
 def _rotated_mask(rng, shape, diameter, center, size):
     """The bool mask `[S, S]` of a shape at a random rotation, and its tight pixel box.
 
@@ -79,7 +123,7 @@ def _rotated_mask(rng, shape, diameter, center, size):
     return np.asarray(mask) > 0, box
 
 
-def _place_objects(rng, size, num_objects, dominant_class):
+def _place_objects(rng, size, num_objects, dominant_class, class_probabilities=None):
     """Masks and classes of the objects, dominant first; each is drawn under the previous ones."""
     d0 = rng.uniform(*_DOMINANT_DIAMETER) * size
     center = rng.uniform(d0 / 2, size - d0 / 2, size=2)
@@ -87,7 +131,10 @@ def _place_objects(rng, size, num_objects, dominant_class):
     masks, boxes, classes = [mask], [box], [dominant_class]
     above = mask.copy()  # pixels covered by objects drawn later (on top)
     for _ in range(num_objects - 1):
-        cls = int(rng.integers(len(SHAPE_CLASSES)))
+        if class_probabilities is None:
+            cls = int(rng.integers(len(SHAPE_CLASSES)))
+        else:
+            cls = int(rng.choice(len(SHAPE_CLASSES), p=class_probabilities))
         for _ in range(_PLACEMENT_TRIES):
             d = rng.uniform(_MIN_DISTRACTOR_DIAMETER * size, _MAX_DISTRACTOR_RATIO * d0)
             center = rng.uniform(d / 4, size - d / 4, size=2)  # at least ~60 % inside
@@ -123,7 +170,7 @@ def _contrasting_color(rng, canvas, mask, box):
     return np.round(candidates[best]).astype(np.uint8)
 
 
-def render_scene(rng, image_size, num_objects, dominant_class):
+def render_scene(rng, image_size, num_objects, dominant_class, class_probabilities=None):
     """Draws one image of the dataset.
 
     Args:
@@ -132,13 +179,17 @@ def render_scene(rng, image_size, num_objects, dominant_class):
         num_objects: int >= 1, objects to try to place (a distractor that cannot be
             placed mostly visible after a few tries is left out).
         dominant_class: int, index into `SHAPE_CLASSES` of the dominant object.
+        class_probabilities: float array `[C]` summing to 1, the distractors'
+            class probabilities, or `None` for uniform. Defaults to `None`.
 
     Returns:
         `(image, boxes, labels)`: uint8 `[S, S, 3]`, float32 `[n, 4]` relative `yxyx`
         boxes and int32 `[n]` labels, the dominant object first.
     """
     canvas = draw_background(rng, image_size)
-    masks, boxes, classes = _place_objects(rng, image_size, num_objects, dominant_class)
+    masks, boxes, classes = _place_objects(
+        rng, image_size, num_objects, dominant_class, class_probabilities
+    )
     for mask, box in zip(reversed(masks), reversed(boxes)):  # distractors first, dominant last
         y1, x1, y2, x2 = box
         color = _contrasting_color(rng, canvas, mask, box)
@@ -147,23 +198,30 @@ def render_scene(rng, image_size, num_objects, dominant_class):
     return canvas, boxes, np.asarray(classes, dtype=np.int32)
 
 
-def iterate_scenes(num_images, image_size=96, seed=0, min_objects=1, max_objects=4):
+def iterate_scenes(num_images, image_size=96, seed=0, min_objects=1, max_objects=4,
+                   class_weights=None):
     """Yields `(image, boxes, labels)` of each image in turn, as `render_scene`.
 
     The same arguments give the same sequence as `generate_shapes`; use this to
     stream a large dataset to disk without holding it in memory.
     """
     _validate(num_images, image_size, min_objects, max_objects)
+    probabilities = class_probabilities(class_weights)
     rng = np.random.default_rng(seed)
-    num_classes = len(SHAPE_CLASSES)
-    dominant = rng.permutation(np.arange(num_images) % num_classes)
-    for cls in dominant:
+    for cls in _dominant_classes(rng, int(num_images), probabilities):
         num_objects = int(rng.integers(min_objects, max_objects + 1))
-        yield render_scene(rng, int(image_size), num_objects, int(cls))
+        yield render_scene(rng, int(image_size), num_objects, int(cls), probabilities)
 
 
-def generate_shapes(num_images, image_size=96, seed=0, min_objects=1, max_objects=4):
+def generate_shapes(num_images, image_size=96, seed=0, min_objects=1, max_objects=4,
+                    class_weights=None):
     """Generates the synthetic shapes dataset in memory.
+
+    With `class_weights`, every object's class is drawn with probabilities
+    proportional to them instead of uniformly: the dominant classes by quota
+    (`round(n p_c)` images each, shuffled), the distractors at random. Boxes
+    per class then follow the weights too (a distractor that cannot be placed
+    is left out whatever its class).
 
     Args:
         num_images: int, number of images.
@@ -172,6 +230,10 @@ def generate_shapes(num_images, image_size=96, seed=0, min_objects=1, max_object
         min_objects: int, fewest objects per image. Defaults to `1`.
         max_objects: int, most objects per image; the padded box count `M`.
             Defaults to `4`.
+        class_weights: `None` or one relative frequency per class of
+            `SHAPE_CLASSES` (e.g. `[19, 19, 5, 19, 19, 19]`: rings 5 % of the
+            objects). Defaults to `None`: uniform, each class dominant equally
+            often.
 
     Returns:
         A dict of NumPy arrays:
@@ -195,7 +257,7 @@ def generate_shapes(num_images, image_size=96, seed=0, min_objects=1, max_object
         "class_label": np.zeros((n,), np.int32),
         "multi_hot": np.zeros((n, len(SHAPE_CLASSES)), np.float32),
     }
-    scenes = iterate_scenes(n, size, seed, min_objects, max_objects)
+    scenes = iterate_scenes(n, size, seed, min_objects, max_objects, class_weights)
     for i, (image, boxes, labels) in enumerate(scenes):
         data["images"][i] = image
         data["boxes"][i, : len(boxes)] = boxes

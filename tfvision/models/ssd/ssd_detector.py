@@ -65,12 +65,16 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
             level from `anchor_scales` and `aspect_ratios`. Defaults to `None`.
         loss: a `tfvision.losses.MultiboxLoss` or an object with its interface,
             or `None` for a `MultiboxLoss` of `classification`, `localization`,
-            `focal_alpha`, `focal_gamma`, `negative_ratio`. Defaults to `None`.
+            `focal_alpha`, `focal_gamma`, `negative_ratio`, `class_weights`.
+            Defaults to `None`.
         anchor_scales, aspect_ratios, head_type, coding, classification,
             localization, focal_alpha, focal_gamma, negative_ratio: shortcuts
             building the parts not handed in (none may go with its part),
             `None` meaning the default listed in
             `tfvision.models.ssd.ssd_parts`. Default to `None`.
+        class_weights: `None` or `C` floats, a loss shortcut: the
+            classification loss weight of each class's positive anchors (see
+            `tfvision.losses.class_balance_weights`). Defaults to `None`.
         class_prior: float, initial class probability of the `head_type`
             head (RetinaNet bias), or `None`. Defaults to `0.01`.
         iou_threshold: float, matching threshold. Defaults to `0.5`.
@@ -119,6 +123,7 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
         focal_alpha=None,
         focal_gamma=None,
         negative_ratio=None,
+        class_weights=None,
         iou_threshold=0.5,
         score_threshold=0.01,
         nms_iou_threshold=0.45,
@@ -164,7 +169,9 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
             anchor_scales=anchor_scales, aspect_ratios=aspect_ratios, loss=loss,
             classification=classification, localization=localization,
             focal_alpha=focal_alpha, focal_gamma=focal_gamma, negative_ratio=negative_ratio,
+            class_weights=class_weights,
         )
+        _check_loss_classes(parts.loss, class_names)
         self.head = parts.head
         outputs = self.head(levels)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
@@ -294,6 +301,15 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
             keras.saving.deserialize_keras_object(l) for l in config["extra_layers"]
         ]
         return cls(**config)  # the parts are deserialized by `ssd_parts`
+
+
+def _check_loss_classes(loss, class_names):
+    weights = getattr(loss, "class_weights", None)
+    if weights is not None and len(weights) != len(class_names):
+        raise ValueError(
+            f"`class_weights` must give one weight per class ({len(class_names)}: "
+            f"{class_names}). Received: class_weights={list(weights)}"
+        )
 
 
 def _validate(class_names, feature_names, extra_layers):

@@ -18,7 +18,8 @@ shortcuts, never both; a shortcut left `None` takes its default.
 - loss: `loss`, a `tfvision.losses.MultiboxLoss` or an object with its
   interface. Shortcuts: a `MultiboxLoss` of `classification` (default
   `"focal"`), `localization` (`"smooth_l1"`), `focal_alpha` (`0.25`),
-  `focal_gamma` (`2.0`) and `negative_ratio` (`3`).
+  `focal_gamma` (`2.0`), `negative_ratio` (`3`) and `class_weights` (`None`,
+  one weight per class: see `class_balance_weights`).
 
 The head's rows follow the anchors (levels in order, cells row-major, a
 cell's anchors inner; see `AnchorGenerator`), and it gives `K =
@@ -42,7 +43,8 @@ SHORTCUTS = {
     "anchor_generator": ("anchor_scales", "aspect_ratios"),
     "head": ("head_type",),
     "box_coder": ("coding",),
-    "loss": ("classification", "localization", "focal_alpha", "focal_gamma", "negative_ratio"),
+    "loss": ("classification", "localization", "focal_alpha", "focal_gamma", "negative_ratio",
+             "class_weights"),
 }
 
 

@@ -135,8 +135,8 @@ def ssdlite(
             `(512, 256, 256, 128)`.
         min_scale, max_scale: anchor scale schedule. Defaults to `0.2`, `0.95`.
         **kwargs: more `SSDDetector` arguments: shortcuts (`classification`,
-            `coding`, ...) or parts (`loss`, `box_coder`, `head`,
-            `anchor_generator`); a part handed in replaces the preset's
+            `coding`, `class_weights`, ...) or parts (`loss`, `box_coder`,
+            `head`, `anchor_generator`); a part handed in replaces the preset's
             shortcuts for it. The name defaults to `"ssdlite_<backbone name>"`.
 
     Returns:
@@ -247,7 +247,7 @@ def ssd_multihead(
         dropout: float. Defaults to `0.4` (the lecture).
         backbone: as in `ssdlite`; any backbone with a `"final"` map.
             Defaults to `"mobilenet_v2"`.
-        **kwargs: more `SSDDetector` arguments.
+        **kwargs: more `SSDDetector` arguments, e.g. `class_weights`.
 
     Returns:
         An `SSDDetector`.
