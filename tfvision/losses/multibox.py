@@ -109,6 +109,8 @@ def classification_loss(
     else:
         per_element = ops.binary_crossentropy(targets, logits, from_logits=True)
     if anchor_weight is not None:
+        # The whole row: weighting a class's column on background anchors too changed
+        # nothing on `shapes-imbalanced` (focal, rare-class AP50 0.369 against 0.365).
         per_element = per_element * anchor_weight[..., None]
     return ops.sum(per_element, axis=(1, 2))
 
