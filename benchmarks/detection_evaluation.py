@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 from tfvision.data.detection.sources import detection_data  # noqa: E402
-from tfvision.metrics import DetectionEvaluation  # noqa: E402
+from tfvision.training import DetectionEvaluation  # noqa: E402
 from tfvision.models.ssd import ssdlite_mobilenet_v2  # noqa: E402
 from tfvision.recipes.detector import one_cycle_adam  # noqa: E402
 

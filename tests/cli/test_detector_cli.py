@@ -1,4 +1,9 @@
-"""`tfvision detector train -> evaluate -> predict` end to end on the built-in shapes."""
+"""`tfvision detector train -> evaluate -> predict` end to end on the built-in shapes.
+
+The tests that share the trained run are slow (`make test-slow`): training with
+validation mAP, then evaluating and predicting, takes about 90 s; the argument checks
+run in the default suite.
+"""
 
 import json
 import os
@@ -33,6 +38,7 @@ def run(tmp_path_factory):
     return save_dir
 
 
+@pytest.mark.slow  # trains a detector (about 90 s for the module)
 def test_train_writes_checkpoints_and_history(run, capsys):
     assert {"best.keras", "last.keras", "history.csv", "training_curves.png"} <= set(
         os.listdir(run)
@@ -44,6 +50,7 @@ def test_train_writes_checkpoints_and_history(run, capsys):
         assert column in lines[0].split(",")
 
 
+@pytest.mark.slow  # trains a detector (about 90 s for the module)
 def test_best_checkpoint_has_the_best_validation_map_and_its_report_is_evaluate_s(
         run, tmp_path):
     history = read_history(os.path.join(run, "history.csv"))
@@ -69,6 +76,7 @@ def test_best_checkpoint_has_the_best_validation_map_and_its_report_is_evaluate_
     assert evaluated == trained
 
 
+@pytest.mark.slow  # trains a detector (about 90 s for the module)
 def test_head_first_then_backbone_at_its_own_rate(run):
     model, state = load_checkpoint(os.path.join(run, "last.keras"))
     assert state["epoch"] == 2
@@ -88,6 +96,7 @@ def test_head_first_then_backbone_at_its_own_rate(run):
     np.testing.assert_allclose(backbone_rate, 0.3 * head_rate, rtol=1e-5)
 
 
+@pytest.mark.slow  # trains a detector (about 90 s for the module)
 def test_evaluate_prints_the_ap_table(run, capsys):
     capsys.readouterr()
     code = main(["detector", "evaluate", os.path.join(run, "best.keras"), "--data", "shapes",
@@ -107,6 +116,7 @@ def test_evaluate_prints_the_ap_table(run, capsys):
     assert len(metrics["per_class"]) == 6 and metrics["num_images"] == 32
 
 
+@pytest.mark.slow  # trains a detector (about 90 s for the module)
 def test_predict_prints_boxes_names_and_scores(run, tmp_path, capsys):
     image = generate_shapes(1, image_size=128, seed=5)["images"][0]
     path = str(tmp_path / "scene.png")
@@ -148,6 +158,7 @@ def test_mosaic_without_augmentation_and_a_bad_close_mosaic_are_clear_errors(tmp
     assert not os.listdir(tmp_path)  # refused before anything is written
 
 
+@pytest.mark.slow  # trains a detector (about 90 s for the module)
 def test_predict_a_folder_in_batches_writes_coco_json_yolo_txt_and_pictures(run, tmp_path,
                                                                             capsys):
     folder = tmp_path / "photos"

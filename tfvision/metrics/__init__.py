@@ -1,5 +1,5 @@
-"""Detection metrics: COCO mAP through pycocotools, VOC07 11-point mAP, validation mAP
-during training (`DetectionEvaluation`), and the report (`metrics.json`, PR curves,
+"""Detection metrics: COCO mAP through pycocotools, VOC07 11-point mAP, mAP over a
+dataset (`evaluate_detections`), and the report (`metrics.json`, PR curves,
 confusion matrix, F1 curve) of an evaluation."""
 
 from tfvision.metrics.coco_format import coco_detections
@@ -8,7 +8,6 @@ from tfvision.metrics.coco_format import to_absolute_xywh
 from tfvision.metrics.coco_map import DetectionEvaluator
 from tfvision.metrics.coco_map import format_ap_table
 from tfvision.metrics.coco_map import run_coco_eval
-from tfvision.metrics.detection_evaluation import DetectionEvaluation
 from tfvision.metrics.detection_evaluation import evaluate_detections
 from tfvision.metrics.detection_report import confusion_matrix
 from tfvision.metrics.detection_report import f1_curves
@@ -17,7 +16,6 @@ from tfvision.metrics.voc_map import voc07_average_precision
 from tfvision.metrics.voc_map import voc07_map
 
 __all__ = [
-    "DetectionEvaluation",
     "DetectionEvaluator",
     "coco_detections",
     "confusion_matrix",

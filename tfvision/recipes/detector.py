@@ -9,12 +9,14 @@ import os
 import keras
 import numpy as np
 
+from tfvision.data.detection.mixing import check_mixing
 from tfvision.data.detection.sources import detection_data
 from tfvision.losses.class_balance import class_balance_weights
-from tfvision.metrics import DetectionEvaluation, evaluate_detections, write_detection_report
+from tfvision.metrics import evaluate_detections, write_detection_report
 from tfvision.models.ssd.ssd_presets import PRESETS
 from tfvision.training.callbacks import training_callbacks
 from tfvision.training.checkpoints import load_checkpoint, read_checkpoint_state
+from tfvision.training.detection_evaluation import DetectionEvaluation
 from tfvision.training.distribution import prepare_run, shard_by_data
 from tfvision.training.grouped_optimizer import GroupedOptimizer
 from tfvision.training.one_cycle import OneCycleSchedule
@@ -82,7 +84,7 @@ def train_detector(
     rates). Each phase runs one `OneCycleSchedule` cycle with Adam.
 
     Every `eval_every` epochs, and at the end of each phase, the validation
-    split's mAP is computed (`tfvision.metrics.DetectionEvaluation`): COCO AP
+    split's mAP is computed (`tfvision.training.DetectionEvaluation`): COCO AP
     as `val_map`, with `val_map50`, `val_map75` and `val_voc07_map`, in the
     progress line, `history.csv` and TensorBoard, and each evaluation's
     `metrics.json` content in `save_dir/evaluation/epochs/`. The best epoch
@@ -173,6 +175,7 @@ def train_detector(
     if not 0 <= int(close_mosaic) <= total_epochs:
         raise ValueError(f"`close_mosaic` must be in [0, {total_epochs}] (the epochs). "
                          f"Received: close_mosaic={close_mosaic}")
+    check_mixing(mosaic, mixup)  # before the data is read or generated
     if (mosaic or mixup) and not augment:
         raise ValueError("Mosaic and mixup are training augmentations: they need "
                          f"augment=True (no --no-augment). Received: mosaic={mosaic}, "

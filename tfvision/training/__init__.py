@@ -7,6 +7,7 @@ from tfvision.training.checkpoints import (
     read_checkpoint_state,
     save_checkpoint,
 )
+from tfvision.training.detection_evaluation import DetectionEvaluation
 from tfvision.training.distribution import distribution_strategy, worker_save_dir
 from tfvision.training.grouped_optimizer import GroupedOptimizer
 from tfvision.training.lr_sweep import SweepResult, learning_rate_sweep
@@ -21,6 +22,7 @@ from tfvision.training.setup import configure_run
 
 __all__ = [
     "CheckpointCallback",
+    "DetectionEvaluation",
     "GroupedOptimizer",
     "MultiWorkerTrainerMixin",
     "OneCycleSchedule",

@@ -129,7 +129,7 @@ def training_callbacks(
             recomputed on its first batches with the epoch's final weights
             (see `PreciseBatchNorm`). Defaults to `None`.
         evaluation: optional callback adding validation metrics to the
-            epoch's logs (`tfvision.metrics.DetectionEvaluation`); it runs
+            epoch's logs (`tfvision.training.DetectionEvaluation`); it runs
             after the batch-norm recomputation and before everything that
             reads the logs, and its `log_keys` get history columns.
             Defaults to `None`.

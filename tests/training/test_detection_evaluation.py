@@ -7,9 +7,10 @@ import keras
 import pytest
 
 from tfvision.data.detection.pipeline import synthetic_detection
-from tfvision.metrics import DetectionEvaluation, evaluate_detections
+from tfvision.metrics import evaluate_detections
 from tfvision.models.ssd import ssdlite_mobilenet_v2
 from tfvision.training.callbacks import EarlyStopping, HistoryCSVLogger
+from tfvision.training.detection_evaluation import DetectionEvaluation
 from tfvision.visualization.training_curves import read_history_epochs
 
 
