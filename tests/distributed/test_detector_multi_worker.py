@@ -20,7 +20,7 @@ import pytest
 from tests.distributed.workers import load_weights, max_difference, run_workers
 
 # Two more worker pairs (about 2.5 minutes on two cores): run by `make test-slow` and
-# `.ci/run`; the classifier and MoCo multi-worker tests stay in the default suite.
+# `.ci/run`, as are the classifier and MoCo ones (tests/distributed/test_multi_worker.py).
 pytestmark = pytest.mark.slow
 
 WORKER = textwrap.dedent(

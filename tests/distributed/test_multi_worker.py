@@ -10,7 +10,9 @@ same script:
 - the classifier recipe and the MoCo recipe (with its kNN monitor) with
   `strategy="multi-worker"`.
 
-Each worker saves its final weights; the test compares them.
+Each worker saves its final weights; the test compares them. The tests of that
+cluster run in `make test-slow` (about 2 minutes); the checks of the strategy's
+arguments stay in the default suite.
 """
 
 import textwrap
@@ -100,6 +102,7 @@ def run(tmp_path_factory):
     return run_workers(WORKER, [data, str(out)], str(out)), out
 
 
+@pytest.mark.slow  # the two-worker cluster fixture: about 2 minutes
 def test_two_workers_train_the_classifier_as_one_device(run):
     (chief, worker), out = run
     assert chief["replicas"] == worker["replicas"] == 2
@@ -112,6 +115,7 @@ def test_two_workers_train_the_classifier_as_one_device(run):
     assert chief["moved"] > 1e-3  # training changed the head
 
 
+@pytest.mark.slow  # the two-worker cluster fixture: about 2 minutes
 def test_cluster_roles_batch_and_seed(run):
     (chief, worker), _ = run
     assert (chief["chief"], worker["chief"]) == (True, False)
@@ -120,6 +124,7 @@ def test_cluster_roles_batch_and_seed(run):
         assert "needs a seed" in result["seedless"]
 
 
+@pytest.mark.slow  # the two-worker cluster fixture: about 2 minutes
 def test_recipes_end_with_identical_weights_on_both_workers(run):
     (chief, worker), out = run
     for name in ("classifier", "moco"):
@@ -134,12 +139,14 @@ def test_recipes_end_with_identical_weights_on_both_workers(run):
     assert 0.0 <= chief["knn_accuracy"][0] <= 1.0
 
 
+@pytest.mark.slow  # the two-worker cluster fixture: about 2 minutes
 def test_predict_on_batch_stays_on_its_worker(run):
     for result in run[0]:
         assert result["predict_shape"] == [3, 6]  # not 6 rows gathered from two workers
         assert result["predict_error"] < 1e-5
 
 
+@pytest.mark.slow  # the two-worker cluster fixture: about 2 minutes
 def test_only_the_chief_writes_the_save_dir(run):
     _, out = run
     for name in ("classifier", "moco"):
