@@ -77,3 +77,27 @@ def test_history_has_na_between_evaluations_and_early_stopping_counts_evaluation
     columns = read_history_epochs(path)
     assert columns["val_map"] == ([2, 4, 6], [0.5, 0.4, 0.3])
     assert columns["loss"][0] == [1, 2, 3, 4, 5, 6]
+
+
+def test_best_checkpoint_follows_val_map_where_validation_loss_disagrees(tmp_path):
+    from tfvision.training.callbacks import training_callbacks
+    from tfvision.training.checkpoints import read_checkpoint_state
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    callbacks = training_callbacks(str(tmp_path), monitor="val_map", mode="max",
+                                   early_stopping_patience=None, reduce_lr_patience=None,
+                                   tensorboard=False)
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.set_params({"epochs": 3, "steps": 1, "verbose": 0})
+        callback.on_train_begin()
+    # The loss is lowest after epoch 1; the mAP is highest after epoch 2.
+    for epoch, (loss, value) in enumerate([(0.5, 0.1), (0.9, 0.4), (0.7, 0.2)]):
+        logs = {"loss": loss, "val_loss": loss, "val_map": value}
+        for callback in callbacks:
+            callback.on_epoch_begin(epoch)
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, logs)
+    best = read_checkpoint_state(str(tmp_path / "best.keras"))
+    assert best["epoch"] == 2 and best["logs"]["val_map"] == pytest.approx(0.4)
