@@ -63,7 +63,7 @@ BASELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "baseline.js
 class Budget:
     """Epochs and sizes of each row: the full run fits 30 minutes on 2 CPU cores."""
 
-    clean_epochs: int = 15
+    clean_epochs: int = 10  # validation accuracy is flat from epoch 8 (0.989)
     hard_epochs: int = 15
     moco_epochs: int = 10
     moco_queue: int = 4096
@@ -74,12 +74,13 @@ class Budget:
     cotrain_epochs_per_round: int = 5
     detector_epochs: int = 3
     detector_fine_tune_epochs: int = 24
+    detector_eval_every: int = 3
 
 
 FULL = Budget()
 QUICK = Budget(clean_epochs=1, hard_epochs=1, moco_epochs=1, moco_queue=64, knn_every=1,
                few_label_epochs=1, cotrain_k=10, cotrain_rounds=2, cotrain_epochs_per_round=1,
-               detector_epochs=1, detector_fine_tune_epochs=0)
+               detector_epochs=1, detector_fine_tune_epochs=0, detector_eval_every=1)
 
 
 class CommandFailed(RuntimeError):
@@ -306,6 +307,7 @@ def detector_rows(bench):
         "detector", "detector", "train", "--data", spec, "--save-dir", save_dir,
         "--image-size", 128, "--alpha", 0.35, "--weights", "shapes",
         "--epochs", budget.detector_epochs, "--fine-tune-epochs", budget.detector_fine_tune_epochs,
+        "--eval-every", budget.detector_eval_every,
         "--no-flip", "--seed", 0)]  # a mirrored digit is another digit or none
     saved_model, line = bench.export("detector", os.path.join(save_dir, "best.keras"), "detector")
     commands.append(line)
