@@ -21,7 +21,7 @@ export MPLBACKEND ?= Agg
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,deploy]"
 	touch $(STAMP)
 
 # The main job: SSDLite-MobileNetV2 on the built-in shapes — train, mAP, export, plot.

@@ -3,8 +3,9 @@
 import tensorflow as tf
 
 from tfvision.data.transforms import resize_short_side_and_center_crop
+from tfvision.export.inference import RESIZE_CENTER_CROP, InferenceGraph, top_k_numeric
 from tfvision.export.layout import version_dir
-from tfvision.export.registry import register_exporter
+from tfvision.export.registry import register_exporter, register_inference
 from tfvision.export.serving_signatures import (
     decode_image_batch,
     names_to_return,
@@ -67,3 +68,22 @@ def export_classifier(model, root, name, version, top_k=5, class_names=None, war
     warmup_examples = shape_image_examples(size) if warmup else None
     return write_saved_model(model, path, serve_bytes, serve_images, name, warmup_examples)
 
+
+
+@register_inference("ImageClassifier")
+def classifier_inference(model, top_k=5):
+    """The classifier on preprocessed pixels: `probabilities [N, C]`, `scores [N, K]`,
+    `class_ids [N, K]` (int32), highest score first. See `InferenceGraph`."""
+    size = int(model.image_size)
+    k = max(1, min(int(top_k), len(model.class_names)))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="images")])
+    def infer(images):
+        return top_k_numeric(model(images, training=False), k)
+
+    return InferenceGraph(
+        infer, "classifier", ["images"], ["probabilities", "scores", "class_ids"], [size],
+        {"resize": RESIZE_CENTER_CROP, "crop_fraction": float(model.crop_fraction)},
+        class_names=list(model.class_names), details={"top_k": k},
+        model=model,
+    )

@@ -3,8 +3,9 @@
 import tensorflow as tf
 
 from tfvision.data.transforms import resize_short_side_and_center_crop
+from tfvision.export.inference import RESIZE_CENTER_CROP, InferenceGraph, top_k_numeric
 from tfvision.export.layout import version_dir
-from tfvision.export.registry import register_exporter
+from tfvision.export.registry import register_exporter, register_inference
 from tfvision.export.serving_signatures import (
     decode_image_batch,
     names_to_return,
@@ -48,10 +49,7 @@ def export_cotraining(cotraining, root, name, version, top_k=5, class_names=None
         The path written.
     """
     path = version_dir(root, name, version)
-    model0, model1 = cotraining.models
-    if list(model0.class_names) != list(model1.class_names):
-        raise ValueError(f"The two models have different classes: {model0.class_names} vs "
-                         f"{model1.class_names}.")
+    model0, model1 = _models(cotraining)
     names = names_to_return(class_names, model0.class_names)
     sizes = (model0.image_size, model1.image_size)
     k = max(1, min(int(top_k), len(names)))
@@ -82,6 +80,43 @@ def export_cotraining(cotraining, root, name, version, top_k=5, class_names=None
                                 shape_image_examples(sizes[1], "view1_bytes"))
     ]
     return write_saved_model(cotraining, path, serve_bytes, serve_images, name, warmup_examples)
+
+
+def _models(cotraining):
+    model0, model1 = cotraining.models
+    if list(model0.class_names) != list(model1.class_names):
+        raise ValueError(f"The two models have different classes: {model0.class_names} vs "
+                         f"{model1.class_names}.")
+    return model0, model1
+
+
+@register_inference("CoTraining")
+def cotraining_inference(cotraining, top_k=5, crop_fraction=1.0):
+    """The two-view ensemble on preprocessed pixels: inputs `view0`, `view1`; outputs the
+    ensemble's `probabilities`, `scores`, `class_ids` and each model's
+    `view0_probabilities`, `view1_probabilities`. See `InferenceGraph`."""
+    model0, model1 = _models(cotraining)
+    sizes = [int(model0.image_size), int(model1.image_size)]
+    k = max(1, min(int(top_k), len(model0.class_names)))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, sizes[0], sizes[0], 3], tf.float32,
+                                                name="view0"),
+                                  tf.TensorSpec([None, sizes[1], sizes[1], 3], tf.float32,
+                                                name="view1")])
+    def infer(view0, view1):
+        outputs = cotraining((view0, view1), training=False)
+        result = top_k_numeric(outputs["ensemble"], k)
+        result["view0_probabilities"] = tf.cast(outputs["view0"], tf.float32)
+        result["view1_probabilities"] = tf.cast(outputs["view1"], tf.float32)
+        return result
+
+    return InferenceGraph(
+        infer, "cotraining", ["view0", "view1"],
+        ["probabilities", "scores", "class_ids", "view0_probabilities", "view1_probabilities"],
+        sizes, {"resize": RESIZE_CENTER_CROP, "crop_fraction": float(crop_fraction)},
+        class_names=list(model0.class_names), details={"top_k": k},
+        model=cotraining,
+    )
 
 
 def export_cotraining_checkpoint(checkpoint, root, name, version, top_k=5):

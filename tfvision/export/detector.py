@@ -3,8 +3,9 @@
 import tensorflow as tf
 
 from tfvision.data.image_decoding import decode_image
+from tfvision.export.inference import RESIZE_SQUARE, InferenceGraph
 from tfvision.export.layout import version_dir
-from tfvision.export.registry import register_exporter
+from tfvision.export.registry import register_exporter, register_inference
 from tfvision.export.serving_signatures import names_to_return, write_saved_model
 from tfvision.export.warmup_requests import shape_image_examples
 
@@ -98,3 +99,45 @@ def export_detector(model, root, name, version, class_names=None, warmup=True):
     warmup_examples = shape_image_examples(size) if warmup else None
     return write_saved_model(model, path, serve_bytes, serve_images, name, warmup_examples)
 
+
+
+@register_inference("SSDDetector")
+def detector_inference(model, target="litert"):
+    """The detector on preprocessed pixels, box decoding and NMS inside.
+
+    Outputs, `K` the model's maximum detections, padded past
+    `num_detections` (class -1, score 0, box 0): `boxes [N, K, 4]` relative
+    `ymin, xmin, ymax, xmax` (0..1 of the original image: the input is the
+    whole image resized to the square), `scores [N, K]`, `classes [N, K]`
+    (int32), `num_detections [N]` (int32). See `InferenceGraph`.
+
+    `target="onnx"` traces the NMS without `cond` (every candidate tile is
+    decided; the same detections): tf2onnx loses tensor shapes inside
+    branches and cannot convert their slices.
+    """
+    size = int(model.image_size)
+    nms = model.non_max_suppression
+
+    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="images")])
+    def infer(images):
+        nms.branch_free = target == "onnx"
+        try:
+            detections = model.postprocess(model(images, training=False))
+        finally:
+            nms.branch_free = False
+        return {
+            "boxes": tf.cast(detections["boxes"], tf.float32),
+            "scores": tf.cast(detections["scores"], tf.float32),
+            "classes": tf.cast(detections["classes"], tf.int32),
+            "num_detections": tf.cast(detections["num_detections"], tf.int32),
+        }
+
+    return InferenceGraph(
+        infer, "detector", ["images"], ["boxes", "scores", "classes", "num_detections"], [size],
+        {"resize": RESIZE_SQUARE, "antialias": True}, class_names=list(model.class_names),
+        details={"max_detections": int(nms.max_detections),
+                 "score_threshold": float(nms.score_threshold),
+                 "nms_iou_threshold": float(nms.iou_threshold),
+                 "box_format": "relative yxyx"},
+        model=model,
+    )

@@ -2,9 +2,10 @@
 
 import tensorflow as tf
 
-from tfvision.data.transforms import resize_short_side_and_center_crop
+from tfvision.data.transforms import DEFAULT_CROP_FRACTION, resize_short_side_and_center_crop
+from tfvision.export.inference import RESIZE_CENTER_CROP, InferenceGraph
 from tfvision.export.layout import version_dir
-from tfvision.export.registry import register_exporter
+from tfvision.export.registry import register_exporter, register_inference
 from tfvision.export.serving_signatures import decode_image_batch, write_saved_model
 from tfvision.export.warmup_requests import shape_image_examples
 
@@ -39,11 +40,10 @@ def export_embedding(model, root, name, version, warmup=True):
         The path written.
     """
     path = version_dir(root, name, version)
-    size = int(model.backbone.input_shape[1])
+    size = _input_side(model)
 
     def embed(images):
-        features = tf.cast(model(images, training=False), tf.float32)  # [N, D]
-        return {"features": features, "embeddings": tf.math.l2_normalize(features, axis=-1)}
+        return _embed(model, images)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_bytes(image_bytes):
@@ -55,3 +55,27 @@ def export_embedding(model, root, name, version, warmup=True):
 
     warmup_examples = shape_image_examples(size) if warmup else None
     return write_saved_model(model, path, serve_bytes, serve_images, name, warmup_examples)
+
+
+def _input_side(model):
+    return int(model.backbone.input_shape[1])
+
+
+def _embed(model, images):
+    features = tf.cast(model(images, training=False), tf.float32)  # [N, D]
+    return {"features": features, "embeddings": tf.math.l2_normalize(features, axis=-1)}
+
+
+@register_inference("MoCo")
+def embedding_inference(model):
+    """The MoCo encoder on preprocessed pixels: `features [N, D]` and `embeddings [N, D]`
+    (L2-normalised). See `InferenceGraph`."""
+    size = _input_side(model)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="images")])
+    def infer(images):
+        return _embed(model, images)
+
+    return InferenceGraph(infer, "embedding", ["images"], ["features", "embeddings"], [size],
+                          {"resize": RESIZE_CENTER_CROP, "crop_fraction": DEFAULT_CROP_FRACTION},
+                          model=model)

@@ -12,6 +12,7 @@ import importlib
 import pkgutil
 
 _EXPORTERS = {}  # model class (or its name) -> export function, in registration order
+_INFERENCE = {}  # model class (or its name) -> inference-graph builder (LiteRT, ONNX)
 _IMPORTED = []  # whether every exporter module has been imported
 
 
@@ -46,13 +47,48 @@ def register_exporter(model_class):
     return register
 
 
+def register_inference(model_class):
+    """Decorator: LiteRT and ONNX exports of `model_class` trace the function's graph.
+
+    The function takes `(model, top_k=...)` and returns an
+    `tfvision.export.inference.InferenceGraph`: a `tf.function` on
+    preprocessed pixels with numeric outputs only, post-processing inside.
+
+    Args:
+        model_class: a model class, or its name.
+
+    Returns:
+        The decorator; it returns the function unchanged.
+    """
+    def register(function):
+        known = _INFERENCE.get(model_class)
+        if known is not None and _qualified_name(known) != _qualified_name(function):
+            raise ValueError(
+                f"{_class_name(model_class)} already has the inference graph of "
+                f"{_qualified_name(known)}. Received: {_qualified_name(function)}"
+            )
+        _INFERENCE[model_class] = function
+        return function
+
+    return register
+
+
+def inference_for(model):
+    """The inference-graph builder registered for `model`'s class or its nearest base, or `None`."""
+    return _lookup(_INFERENCE, model)
+
+
 def exporter_for(model):
     """The export function registered for `model`'s class or its nearest base, or `None`."""
+    return _lookup(_EXPORTERS, model)
+
+
+def _lookup(table, model):
     _import_exporters()
     for cls in type(model).__mro__:
         for key in (cls, cls.__name__):
-            if key in _EXPORTERS:
-                return _EXPORTERS[key]
+            if key in table:
+                return table[key]
     return None
 
 

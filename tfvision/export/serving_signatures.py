@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from tfvision.data.image_decoding import decode_image
 from tfvision.data.transforms import DEFAULT_CROP_FRACTION, resize_short_side_and_center_crop
+from tfvision.export.inference import top_k_numeric
 from tfvision.export.warmup_requests import write_warmup_requests
 
 
@@ -42,14 +43,8 @@ def top_k_outputs(probabilities, class_names, k):
         `{"probabilities": [N, C], "scores": [N, k], "class_ids": [N, k],
         "classes": [N, k] strings}`, highest score first.
     """
-    probabilities = tf.cast(probabilities, tf.float32)
-    scores, class_ids = tf.math.top_k(probabilities, k=k)
-    return {
-        "probabilities": probabilities,
-        "scores": scores,
-        "class_ids": class_ids,
-        "classes": tf.gather(class_names, class_ids),
-    }
+    outputs = top_k_numeric(probabilities, k)
+    return {**outputs, "classes": tf.gather(class_names, outputs["class_ids"])}
 
 
 def names_to_return(class_names, model_class_names):

@@ -111,6 +111,9 @@ class NonMaxSuppression(keras.layers.Layer):
         self.pre_nms_top_k = int(pre_nms_top_k)
         self.max_detections = int(max_detections)
         self.max_detections_per_class = max_detections_per_class
+        # Traced without `cond` (every candidate tile decided, same output) for
+        # exports whose converter cannot follow shapes into branches (ONNX).
+        self.branch_free = False
         self.built = True
 
     def call(self, boxes, scores):
@@ -126,9 +129,10 @@ class NonMaxSuppression(keras.layers.Layer):
         per_class = self.max_detections_per_class or self.max_detections
         nms_args = (self.iou_threshold, per_class, self.max_detections)
         first = min(TILE, k)
-        if first == k:
+        if first == k or self.branch_free:
             top_scores, top_boxes, valid = self._candidates(boxes, scores, k)
-            keep = greedy_nms(top_boxes, top_scores, valid, *nms_args)
+            keep = greedy_nms(top_boxes, top_scores, valid, *nms_args,
+                              skip_tiles=not self.branch_free)
             return self._merge(keep, top_scores, top_boxes)
 
         # Usually the best `first` candidates of each class decide the

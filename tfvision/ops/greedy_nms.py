@@ -102,7 +102,8 @@ def rest_is_irrelevant(keep, scores, valid, per_class, max_detections):
 
 
 def greedy_nms(
-    boxes, scores, valid, iou_threshold, per_class, max_detections, keep=None, tile=TILE
+    boxes, scores, valid, iou_threshold, per_class, max_detections, keep=None, tile=TILE,
+    skip_tiles=True,
 ):
     """Exact greedy NMS over score-sorted candidates, a tile at a time.
 
@@ -127,6 +128,10 @@ def greedy_nms(
         keep: `[B, C, m]` bool, the decisions on the first `m` candidates
             (a multiple of `tile`), already made. Defaults to `None`.
         tile: int, candidates per tile. Defaults to `32`.
+        skip_tiles: bool. Skip the tiles that cannot reach the output (a `cond`
+            per tile). `False` decides every tile, with no branch in the
+            graph, for converters that cannot follow shapes into branches
+            (tf2onnx). The output is the same. Defaults to `True`.
 
     Returns:
         `[B, C, k]` bool, the boxes greedy NMS keeps, except that candidates
@@ -151,7 +156,7 @@ def greedy_nms(
             tile_keep = _resolve_tile(corners, area, valid, keep, start, end, iou_threshold)
             return decide(tile_keep if keep is None else ops.concatenate([keep, tile_keep], -1), end)
 
-        if keep is None:
+        if keep is None or not skip_tiles:
             return resolve()
 
         def skip():  # once the rest is irrelevant it stays so: no more checks

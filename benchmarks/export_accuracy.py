@@ -1,0 +1,123 @@
+"""What each export format and quantization costs in accuracy, on trained models.
+
+- The classifier of `make quality` (from scratch on the clean digits,
+  `runs/quality/runs/classifier_clean/best.keras`): test top-1 of Keras, and
+  of LiteRT and ONNX Runtime in float32 and int8 (calibrated on 100 training
+  images), each through `tfvision.export.Predictor` on the same images.
+- The detector of `make demo` (`runs/ssdlite_shapes/best.keras`): VOC07
+  mAP@0.5 and COCO AP on the built-in shapes' test split, the same way.
+
+Run after `make quality` (or its classifier row) and `make demo`:
+
+    .venv/bin/python benchmarks/export_accuracy.py
+"""
+
+import argparse
+import os
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from tfvision.data.classification.sources import classification_data  # noqa: E402
+from tfvision.data.detection.sources import detection_data  # noqa: E402
+from tfvision.export.deployment import export_formats  # noqa: E402
+from tfvision.export.predictor import Predictor  # noqa: E402
+from tfvision.metrics.detection_evaluation import evaluate_detections  # noqa: E402
+from tfvision.training.checkpoints import load_checkpoint  # noqa: E402
+
+
+class _ArtifactDetector:
+    """`evaluate_detections` reads `predict_on_batch`, `class_names` and `image_size`."""
+
+    def __init__(self, predictor, class_names, image_size):
+        self.predictor, self.class_names, self.image_size = predictor, class_names, image_size
+
+    def predict_on_batch(self, images):
+        return self.predictor.run_pixels(np.asarray(images))
+
+
+def _artifacts(checkpoint, work, calibration):
+    """`{label: Predictor}` for LiteRT and ONNX, float32 and int8."""
+    found = {}
+    for quantize in ("none", "int8"):
+        name = f"model_{quantize}"
+        try:
+            written = export_formats(checkpoint, name, 1, ["litert", "onnx"], exports_root=work,
+                                     quantize=quantize, calibration=calibration)
+        except Exception as error:  # report, keep measuring the rest
+            print(f"  {quantize}: export failed: {error}")
+            continue
+        precision = "fp32" if quantize == "none" else "int8"
+        for kind, path in written.items():
+            found[f"{'LiteRT' if kind == 'litert' else 'ONNX Runtime'} {precision}"] = (
+                Predictor.open(path))
+    return found
+
+
+def classifier_rows(checkpoint, data, work):
+    model, _ = load_checkpoint(checkpoint, compile=False)
+    test = classification_data(data, "test", model.image_size, 32, training=False)
+    images, labels = [], []
+    for batch, batch_labels in test.dataset:
+        images.append(batch.numpy())
+        labels.append(batch_labels.numpy())
+    images, labels = np.concatenate(images), np.concatenate(labels)
+    rows = [("Keras", float((model.predict(images, verbose=0).argmax(-1) == labels).mean()))]
+    for label, predictor in _artifacts(checkpoint, work, os.path.join(data, "train")).items():
+        probabilities = np.concatenate([predictor.run_pixels(images[i:i + 32])["probabilities"]
+                                        for i in range(0, len(images), 32)])
+        rows.append((label, float((probabilities.argmax(-1) == labels).mean())))
+    return rows, len(labels)
+
+
+def detector_rows(checkpoint, data, work):
+    model, _ = load_checkpoint(checkpoint, compile=False)
+    test = detection_data(data, "test", model.image_size, 32, training=False)
+    rows = []
+    evaluator, count = evaluate_detections(model, test.dataset)
+    result = evaluator.result()
+    rows.append(("Keras", result["voc07_map"], result["AP"]))
+    for label, predictor in _artifacts(checkpoint, work, data).items():
+        adapter = _ArtifactDetector(predictor, model.class_names, model.image_size)
+        result = evaluate_detections(adapter, test.dataset)[0].result()
+        rows.append((label, result["voc07_map"], result["AP"]))
+    return rows, count
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--classifier", default="runs/quality/runs/classifier_clean/best.keras")
+    parser.add_argument("--classifier-data", default="runs/quality/data/clean")
+    parser.add_argument("--detector", default="runs/ssdlite_shapes/best.keras")
+    parser.add_argument("--detector-data", default="shapes")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        lines = []
+        if os.path.isfile(args.classifier):
+            rows, count = classifier_rows(args.classifier, args.classifier_data,
+                                          os.path.join(work, "classifier"))
+            lines.append(f"classifier ({args.classifier}, {count} test images): test top-1")
+            lines += [f"  {label:<20} {value:.4f}" for label, value in rows]
+            classifier_cost = rows[0][1] - dict(rows).get("LiteRT int8", float("nan"))
+        else:
+            lines.append(f"classifier: no {args.classifier} (run make quality)")
+            classifier_cost = float("nan")
+        if os.path.isfile(args.detector):
+            rows, count = detector_rows(args.detector, args.detector_data,
+                                        os.path.join(work, "detector"))
+            lines.append(f"detector ({args.detector}, {count} test images): VOC07 mAP@0.5, AP")
+            lines += [f"  {label:<20} {voc:.4f}  {ap:.4f}" for label, voc, ap in rows]
+            detector_cost = rows[0][1] - {label: voc for label, voc, _ in rows}.get(
+                "LiteRT int8", float("nan"))
+        else:
+            lines.append(f"detector: no {args.detector} (run make demo)")
+            detector_cost = float("nan")
+    print("\n".join(lines))
+    print(f"int8 cost (Keras - LiteRT int8): classifier top-1 {classifier_cost * 100:.1f} points, "
+          f"detector VOC07 mAP@0.5 {detector_cost * 100:.1f} points")
+
+
+if __name__ == "__main__":
+    main()

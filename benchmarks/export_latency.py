@@ -1,0 +1,155 @@
+"""Batch-1 latency of every export format on this CPU, against keras.applications' SavedModel.
+
+Two models:
+- the classifier: tfvision's `ImageClassifier` (MobileNetV2 alpha 1.0, 224 px,
+  random weights: latency does not depend on their values), exported as a
+  SavedModel (its `predict_images` signature), LiteRT float32, LiteRT int8
+  (calibrated on 32 shapes images) and ONNX float32 (ONNX Runtime). The peer
+  is `keras.applications.MobileNetV2` (alpha 1.0, 224 px, softmax top)
+  exported with `model.export` and called through its `serve` endpoint.
+- the demo detector (SSDLite-MobileNetV2 alpha 0.35, 128 px, NMS inside):
+  `runs/ssdlite_shapes/best.keras` when `make demo` has run, else the same
+  architecture with the shapes backbone and a random head.
+
+Every figure is the median and the 99th percentile of `--calls` (>= 200)
+batch-1 calls after `--warmup` calls, each artifact in turn in one process;
+TensorFlow and ONNX Runtime use their default threads (2 cores here), the
+LiteRT interpreter `--litert-threads` (default 2). Run:
+
+    .venv/bin/python benchmarks/export_latency.py
+"""
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfvision.export.calibration import calibration_inputs  # noqa: E402
+from tfvision.export.classifier import export_classifier  # noqa: E402
+from tfvision.export.detector import export_detector  # noqa: E402
+from tfvision.export.inference import inference_graph  # noqa: E402
+from tfvision.export.litert_export import litert_model  # noqa: E402
+from tfvision.export.onnx_export import onnx_model  # noqa: E402
+from tfvision.models.classifier import ImageClassifier  # noqa: E402
+from tfvision.models.ssd import ssdlite_mobilenet_v2  # noqa: E402
+from tfvision.training.checkpoints import load_checkpoint  # noqa: E402
+
+DEMO_CHECKPOINT = "runs/ssdlite_shapes/best.keras"
+
+
+def latency(call, warmup, calls):
+    """`(median, p99)` in milliseconds of `call()`."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), float(np.percentile(times, 99))
+
+
+def litert_call(content, image, threads):
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=content, num_threads=threads).get_signature_runner()
+    return lambda: runner(images=image)
+
+
+def onnx_call(model, image):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(model.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    return lambda: session.run(None, {"images": image})
+
+
+def saved_model_call(path, image):
+    signature = tf.saved_model.load(path).signatures["predict_images"]
+    tensor = tf.constant(image)
+    return lambda: signature(images=tensor)
+
+
+def measure(model, export, work, name, image, args, calibration):
+    """Latencies of `model` in every format: `{format: (median, p99)}`."""
+    results = {}
+    path = export(model, work, name, 1, warmup=False)
+    results["SavedModel"] = latency(saved_model_call(path, image), args.warmup, args.calls)
+    graph = inference_graph(model)
+    results["LiteRT fp32"] = latency(litert_call(litert_model(graph), image, args.litert_threads),
+                                     args.warmup, args.calls)
+    samples = calibration_inputs(graph, calibration, 32)
+    int8 = litert_model(graph, "int8", samples)
+    results["LiteRT int8"] = latency(litert_call(int8, image, args.litert_threads),
+                                     args.warmup, args.calls)
+    results["ONNX Runtime fp32"] = latency(onnx_call(onnx_model(graph), image),
+                                           args.warmup, args.calls)
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--litert-threads", type=int, default=2)
+    parser.add_argument("--calibration", default="shapes",
+                        help="int8 calibration data (default: the built-in shapes)")
+    args = parser.parse_args()
+    if args.calls < 200:
+        parser.error("--calls must be at least 200 for a p99")
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        image = rng.uniform(0, 255, (1, 224, 224, 3)).astype("float32")
+        peer = keras.applications.MobileNetV2(alpha=1.0, weights=None, input_shape=(224, 224, 3))
+        peer_path = os.path.join(work, "keras_applications")
+        peer.export(peer_path, verbose=False)
+        serve = tf.saved_model.load(peer_path).serve
+        tensor = tf.constant(image)
+        peer_ms = latency(lambda: serve(tensor), args.warmup, args.calls)
+        classifier = ImageClassifier([f"class_{i}" for i in range(1000)], image_size=224,
+                                     alpha=1.0, backbone_weights=None, freeze_backbone=False)
+        ours = measure(classifier, export_classifier, work, "classifier", image, args,
+                       args.calibration)
+        for kind, (median, p99) in ours.items():
+            rows.append(("classifier", kind, median, p99))
+        if os.path.isfile(DEMO_CHECKPOINT):
+            detector, _ = load_checkpoint(DEMO_CHECKPOINT, compile=False)
+            source = DEMO_CHECKPOINT
+        else:
+            detector = ssdlite_mobilenet_v2(
+                ["circle", "square", "triangle", "star", "cross", "ring"], alpha=0.35,
+                image_size=128, backbone_weights="shapes")
+            source = "random head (run make demo for the trained detector)"
+        small = rng.uniform(0, 255, (1, 128, 128, 3)).astype("float32")
+        detections = measure(detector, export_detector, work, "detector", small, args,
+                             args.calibration)
+    print(f"batch-1 latency, median / p99 over {args.calls} calls after {args.warmup}, "
+          f"{os.cpu_count()} cores; detector: {source}")
+    print(f"{'model':<11} {'format':<28} {'median ms':>10} {'p99 ms':>8}")
+    print(f"{'classifier':<11} {'keras.applications SavedModel':<28} {peer_ms[0]:>10.2f} "
+          f"{peer_ms[1]:>8.2f}")
+    for model, kind, median, p99 in rows + [("detector", k, m, p)
+                                            for k, (m, p) in detections.items()]:
+        print(f"{model:<11} {kind:<28} {median:>10.2f} {p99:>8.2f}")
+    saved = ours["SavedModel"][0]
+    print(f"classifier: LiteRT int8 {saved / ours['LiteRT int8'][0]:.2f}x our SavedModel; "
+          f"ONNX Runtime {saved / ours['ONNX Runtime fp32'][0]:.2f}x our SavedModel, "
+          f"{peer_ms[0] / ours['ONNX Runtime fp32'][0]:.2f}x keras.applications; "
+          f"detector: LiteRT int8 {detections['SavedModel'][0] / detections['LiteRT int8'][0]:.2f}x, "
+          f"ONNX Runtime {detections['SavedModel'][0] / detections['ONNX Runtime fp32'][0]:.2f}x "
+          "its SavedModel")
+    print(f"peer keras.applications MobileNetV2 SavedModel {peer_ms[0]:.2f} ms, tfvision "
+          f"SavedModel {saved:.2f} ms: {peer_ms[0] / saved:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
