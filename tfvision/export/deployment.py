@@ -77,7 +77,8 @@ def export_formats(checkpoint, name, version=1, formats=("saved_model",),
     from tfvision.training.checkpoints import load_checkpoint
 
     model, _ = load_checkpoint(checkpoint, compile=False)
-    graphs = {kind: inference_graph(model, top_k=top_k, source=checkpoint, target=kind)
+    graphs = {kind: inference_graph(model, top_k=top_k, source=checkpoint, target=kind,
+                                    quantize=quantize)
               for kind in deploy}
     graph = graphs[deploy[0]]
     if category_names and graph.class_names:

@@ -102,7 +102,7 @@ def export_detector(model, root, name, version, class_names=None, warmup=True):
 
 
 @register_inference("SSDDetector")
-def detector_inference(model, target="litert"):
+def detector_inference(model, target="litert", quantize="none"):
     """The detector on preprocessed pixels, box decoding and NMS inside.
 
     Outputs, `K` the model's maximum detections, padded past
@@ -113,18 +113,21 @@ def detector_inference(model, target="litert"):
 
     `target="onnx"` traces the NMS without `cond` (every candidate tile is
     decided; the same detections): tf2onnx loses tensor shapes inside
-    branches and cannot convert their slices.
+    branches and cannot convert their slices. int8 traces it without `cond`
+    and without `while` (each tile's fixed point unrolled): LiteRT's
+    calibrator crashes on control flow.
     """
     size = int(model.image_size)
     nms = model.non_max_suppression
 
     @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="images")])
     def infer(images):
-        nms.branch_free = target == "onnx"
+        nms.trace_mode = ("loop_free" if quantize == "int8" else
+                          "branch_free" if target == "onnx" else "default")
         try:
             detections = model.postprocess(model(images, training=False))
         finally:
-            nms.branch_free = False
+            nms.trace_mode = "default"
         return {
             "boxes": tf.cast(detections["boxes"], tf.float32),
             "scores": tf.cast(detections["scores"], tf.float32),

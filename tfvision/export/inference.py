@@ -86,7 +86,7 @@ class InferenceGraph:
         }
 
 
-def inference_graph(model, top_k=5, source="the checkpoint", target="litert"):
+def inference_graph(model, top_k=5, source="the checkpoint", target="litert", quantize="none"):
     """The `InferenceGraph` of any exportable tfvision model.
 
     Args:
@@ -97,6 +97,8 @@ def inference_graph(model, top_k=5, source="the checkpoint", target="litert"):
         target: str. The format the graph is converted to, `"litert"` or
             `"onnx"`, for builders that trace differently for one of them.
             Defaults to `"litert"`.
+        quantize: str. The quantization the graph is converted with, for the
+            same reason. Defaults to `"none"`.
 
     Returns:
         An `InferenceGraph`.
@@ -112,7 +114,7 @@ def inference_graph(model, top_k=5, source="the checkpoint", target="litert"):
             f"{', '.join(classes[:-1])} or {classes[-1]}."
         )
     takes = inspect.signature(builder).parameters
-    options = {"top_k": top_k, "target": target}
+    options = {"top_k": top_k, "target": target, "quantize": quantize}
     return builder(model, **{key: value for key, value in options.items() if key in takes})
 
 

@@ -43,6 +43,13 @@ def litert_model(graph, quantize="none", calibration=None):
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"Unknown LiteRT quantization {quantize!r}; use one of "
                          f"{', '.join(QUANTIZATIONS)}.")
+    if quantize == "int8" and graph.task == "detector":
+        # Measured with TensorFlow 2.21: the calibrator crashes on the NMS's `while`,
+        # and with the loop unrolled the quantizer forces one scale on the inputs of
+        # its min / max ops and fails, even with those ops denylisted.
+        raise ValueError("LiteRT int8 does not convert a detector (TensorFlow's quantizer "
+                         "fails on the NMS inside); use --quantize dynamic or float16 for "
+                         "LiteRT, or --format onnx --quantize int8.")
     with tempfile.TemporaryDirectory() as work:
         # Through a SavedModel, as Keras' own LiteRT export does: the file keeps a
         # `serving_default` signature with the graph's input and output names.
@@ -68,7 +75,7 @@ def _convert(converter, graph, quantize, calibration):
 
         converter.representative_dataset = representative
         # Every op with an int8 kernel runs in int8; the few without one
-        # (parts of NMS) stay float32 builtins instead of failing the conversion.
+        # stay float32 builtins instead of failing the conversion.
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                                                tf.lite.OpsSet.TFLITE_BUILTINS]
     try:

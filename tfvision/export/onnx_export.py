@@ -15,6 +15,10 @@ import numpy as np
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 OPSET = 17
+# The ops static int8 quantizes: the network's. A detector's box decoding and NMS (MatMul
+# of overlaps, Min / Max of corners) stay float32: quantized, they cost the demo detector
+# 54 points of VOC07 mAP (0.761 -> 0.224).
+_QUANTIZED_OPS = {False: ["Conv", "MatMul", "Gemm", "Add", "Mul"], True: ["Conv"]}
 
 
 def _require(module):
@@ -134,6 +138,7 @@ def write_onnx(graph, path, quantize="none", calibration=None):
                     quant_format=quantization.QuantFormat.QDQ, per_channel=True,
                     activation_type=quantization.QuantType.QInt8,
                     weight_type=quantization.QuantType.QInt8,
+                    op_types_to_quantize=_QUANTIZED_OPS[graph.task == "detector"],
                 )
     return onnx_operators(onnx.load(path))
 
