@@ -12,7 +12,8 @@ COMMAND_GROUPS = ("data", "classifier", "detector", "moco", "cotrain", "export",
 
 # What a user can get wrong (a path, a file, an argument value): one line, no
 # traceback. Anything else is a bug and keeps its traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, RuntimeError, OSError)
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, RuntimeError, OSError,
+               ImportError)  # ImportError: an optional extra not installed
 
 
 def build_parser():
