@@ -8,6 +8,7 @@ Runtime's own tools: `dynamic` (int8 weights), `int8` (static QDQ,
 per-channel, calibrated) and `float16` (inputs and outputs stay float32).
 """
 
+import importlib
 import os
 import tempfile
 
@@ -23,7 +24,7 @@ _QUANTIZED_OPS = {False: ["Conv", "MatMul", "Gemm", "Add", "Mul"], True: ["Conv"
 
 def _require(module):
     try:
-        return __import__(module, fromlist=["_"])
+        return importlib.import_module(module)
     except ImportError as error:
         raise ImportError(
             f"ONNX export needs {module.split('.')[0]}: pip install 'tfvision[deploy]'."

@@ -34,17 +34,7 @@ def register_exporter(model_class):
         ...
     ```
     """
-    def register(function):
-        known = _EXPORTERS.get(model_class)
-        if known is not None and _qualified_name(known) != _qualified_name(function):
-            raise ValueError(
-                f"{_class_name(model_class)} already exports with {_qualified_name(known)}. "
-                f"Received: {_qualified_name(function)}"
-            )
-        _EXPORTERS[model_class] = function
-        return function
-
-    return register
+    return _registrar(_EXPORTERS, model_class, "already exports with")
 
 
 def register_inference(model_class):
@@ -60,14 +50,19 @@ def register_inference(model_class):
     Returns:
         The decorator; it returns the function unchanged.
     """
+    return _registrar(_INFERENCE, model_class, "already has the inference graph of")
+
+
+def _registrar(table, model_class, taken):
+    """The decorator that puts a function in `table` for `model_class`, once."""
     def register(function):
-        known = _INFERENCE.get(model_class)
+        known = table.get(model_class)
         if known is not None and _qualified_name(known) != _qualified_name(function):
             raise ValueError(
-                f"{_class_name(model_class)} already has the inference graph of "
-                f"{_qualified_name(known)}. Received: {_qualified_name(function)}"
+                f"{_class_name(model_class)} {taken} {_qualified_name(known)}. "
+                f"Received: {_qualified_name(function)}"
             )
-        _INFERENCE[model_class] = function
+        table[model_class] = function
         return function
 
     return register
