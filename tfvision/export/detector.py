@@ -3,18 +3,11 @@
 import tensorflow as tf
 
 from tfvision.data.image_decoding import decode_image
-from tfvision.export.inference import RESIZE_SQUARE, InferenceGraph
+from tfvision.export.inference import RESIZE_SQUARE, InferenceGraph, resize_square
 from tfvision.export.layout import version_dir
 from tfvision.export.registry import register_exporter, register_inference
 from tfvision.export.serving_signatures import names_to_return, write_saved_model
 from tfvision.export.warmup_requests import shape_image_examples
-
-
-def _resize(images, size):
-    # The detector was trained on whole images resized to a square (see
-    # `tfvision.data.detection.transforms.resize`): no crop, so every box of
-    # the square maps back onto the original image.
-    return tf.image.resize(tf.cast(images, tf.float32), [size, size], antialias=True)
 
 
 @register_exporter("SSDDetector")
@@ -76,7 +69,7 @@ def export_detector(model, root, name, version, class_names=None, warmup=True):
     def decode(image_bytes):
         image = decode_image(image_bytes)
         original_size = tf.cast(tf.shape(image)[:2], tf.float32)
-        return _resize(image, size), original_size
+        return resize_square(image, size), original_size
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_bytes(image_bytes):
@@ -94,7 +87,7 @@ def export_detector(model, root, name, version, class_names=None, warmup=True):
     def serve_images(images):
         shape = tf.shape(images)
         original_sizes = tf.tile(tf.cast(shape[1:3], tf.float32)[None], [shape[0], 1])
-        return detect(_resize(images, size), original_sizes)
+        return detect(resize_square(images, size), original_sizes)
 
     warmup_examples = shape_image_examples(size) if warmup else None
     return write_saved_model(model, path, serve_bytes, serve_images, name, warmup_examples)

@@ -125,6 +125,16 @@ def top_k_numeric(probabilities, k):
     return {"probabilities": probabilities, "scores": scores, "class_ids": class_ids}
 
 
+def resize_square(images, size):
+    """The detector's input: the whole image (or batch) resized to `size` x `size`, antialiased.
+
+    Detectors train on whole images resized to a square (see
+    `tfvision.data.detection.transforms.resize`): no crop, so every box of the
+    square maps back onto the original image.
+    """
+    return tf.image.resize(tf.cast(images, tf.float32), [size, size], antialias=True)
+
+
 def preprocess_image(image, size, preprocessing):
     """One decoded image `[H, W, 3]` (RGB, 0..255) as an input of side `size`, float32.
 
@@ -133,9 +143,9 @@ def preprocess_image(image, size, preprocessing):
     to `size / crop_fraction`, centre crop) or the detector's square resize
     (the whole image, antialiased, as in training).
     """
-    image = tf.cast(image, tf.float32)
     if preprocessing["resize"] == RESIZE_SQUARE:
-        return tf.image.resize(image, [size, size], antialias=True)
+        return resize_square(image, size)
+    image = tf.cast(image, tf.float32)
     if preprocessing["resize"] == RESIZE_CENTER_CROP:
         return resize_short_side_and_center_crop(image, size, preprocessing["crop_fraction"])
     raise ValueError(f"Unknown preprocessing {preprocessing['resize']!r}.")
