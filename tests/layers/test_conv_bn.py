@@ -72,6 +72,41 @@ def test_depthwise_equals_depthwise_conv2d_then_batch_norm():
     assert ours(X).shape == (2, 5, 5, 4)
 
 
+def test_inference_folds_a_conv_bias_into_the_batch_norm_shift():
+    ours = ConvBN(8, 3, use_bias=True, activation=None)
+    ours.build(X.shape)
+    reference = keras.Sequential(
+        [
+            keras.Input(X.shape[1:]),
+            keras.layers.Conv2D(8, 3, padding="same", use_bias=True),
+            keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3),
+        ]
+    )
+    copy_and_compare(ours, reference)
+
+
+def test_frozen_batch_norm_gradients_equal_keras_through_the_folded_kernel():
+    ours = ConvBN(8, 3, activation=None)
+    ours.build(X.shape)
+    reference = keras.Sequential(
+        [
+            keras.Input(X.shape[1:]),
+            keras.layers.Conv2D(8, 3, padding="same", use_bias=False),
+            keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3),
+        ]
+    )
+    randomize_weights(reference)
+    ours.set_weights(reference.get_weights())
+    ours.norm_layer.trainable = False
+    reference.layers[-1].trainable = False
+    gradients = []
+    for layer, kernel in ((ours, ours.conv.kernel), (reference, reference.layers[0].kernel)):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.sin(layer(X, training=True)))
+        gradients.append(tape.gradient(loss, kernel))
+    np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-4, atol=1e-4)
+
+
 def test_group_norm_equals_keras_group_normalization():
     ours = ConvBN(8, 1, norm="group", norm_groups=2, activation=None)
     ours.build(X.shape)
