@@ -30,16 +30,6 @@ from tfvision.metrics.detection_evaluation import evaluate_detections  # noqa: E
 from tfvision.training.checkpoints import load_checkpoint  # noqa: E402
 
 
-class _ArtifactDetector:
-    """`evaluate_detections` reads `predict_on_batch`, `class_names` and `image_size`."""
-
-    def __init__(self, predictor, class_names, image_size):
-        self.predictor, self.class_names, self.image_size = predictor, class_names, image_size
-
-    def predict_on_batch(self, images):
-        return self.predictor.run_pixels(np.asarray(images))
-
-
 def _artifacts(checkpoint, work, calibration):
     """`{label: Predictor}` for LiteRT and ONNX, float32 and int8."""
     found = {}
@@ -91,8 +81,7 @@ def detector_rows(checkpoint, data, work):
         if isinstance(predictor, str):
             rows.append((label, predictor, None))
             continue
-        adapter = _ArtifactDetector(predictor, model.class_names, model.image_size)
-        result = evaluate_detections(adapter, test.dataset)[0].result()
+        result = evaluate_detections(predictor, test.dataset)[0].result()
         rows.append((label, result["voc07_map"], result["AP"]))
     return rows, count
 
@@ -111,31 +100,33 @@ def main():
                                           os.path.join(work, "classifier"))
             lines.append(f"classifier ({args.classifier}, {count} test images): test top-1")
             lines += [f"  {label:<20} {_figure(value)}" for label, value in rows]
-            classifier_cost = _cost(rows[0][1], dict(rows).get("LiteRT int8"))
+            classifier_cost = _costs(rows[0][1], dict(rows))
         else:
             lines.append(f"classifier: no {args.classifier} (run make quality)")
-            classifier_cost = float("nan")
+            classifier_cost = _costs(None, {})
         if os.path.isfile(args.detector):
             rows, count = detector_rows(args.detector, args.detector_data,
                                         os.path.join(work, "detector"))
             lines.append(f"detector ({args.detector}, {count} test images): VOC07 mAP@0.5, AP")
             lines += [f"  {label:<20} {_figure(voc)}  {_figure(ap)}" for label, voc, ap in rows]
-            detector_cost = _cost(rows[0][1], {label: voc for label, voc, _ in rows}.get(
-                "ONNX Runtime int8"))
+            detector_cost = _costs(rows[0][1], {label: voc for label, voc, _ in rows})
         else:
             lines.append(f"detector: no {args.detector} (run make demo)")
-            detector_cost = float("nan")
+            detector_cost = _costs(None, {})
     print("\n".join(lines))
-    print(f"int8 cost (Keras minus int8): classifier top-1 (LiteRT) {classifier_cost * 100:.1f} "
-          f"points, detector VOC07 mAP@0.5 (ONNX Runtime) {detector_cost * 100:.1f} points")
+    print(f"int8 cost in points (Keras minus int8, LiteRT / ONNX Runtime): classifier top-1 "
+          f"{classifier_cost}, detector VOC07 mAP@0.5 {detector_cost}")
 
 
 def _figure(value):
     return "" if value is None else value if isinstance(value, str) else f"{value:.4f}"
 
 
-def _cost(reference, value):
-    return reference - value if isinstance(value, float) else float("nan")
+def _costs(reference, figures):
+    return " / ".join(
+        f"{(reference - figures[label]) * 100:.1f}"
+        if isinstance(figures.get(label), float) and reference is not None else "n/a"
+        for label in ("LiteRT int8", "ONNX Runtime int8"))
 
 
 if __name__ == "__main__":

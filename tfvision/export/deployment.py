@@ -101,7 +101,9 @@ def export_formats(checkpoint, name, version=1, formats=("saved_model",),
             from tfvision.export.onnx_export import write_onnx
 
             operators = [op for _, op in write_onnx(graph, path, quantize, samples)]
-        files[kind] = {"file": FILES[kind], "quantize": quantize,
+        # `batch_size` 1: the file runs one image per call (LiteRT's detection
+        # post-processing); `None`: any batch.
+        files[kind] = {"file": FILES[kind], "quantize": quantize, "batch_size": graph.batch_size,
                        "operators": sorted(set(operators))}
         written[kind] = path
     write_export_metadata(folder, graph, files, checkpoint,

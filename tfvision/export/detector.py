@@ -5,9 +5,11 @@ import tensorflow as tf
 from tfvision.data.image_decoding import decode_image
 from tfvision.export.inference import RESIZE_SQUARE, InferenceGraph, resize_square
 from tfvision.export.layout import version_dir
+from tfvision.export.litert_postprocess import center_size_anchors, detection_postprocess
 from tfvision.export.registry import register_exporter, register_inference
 from tfvision.export.serving_signatures import names_to_return, write_saved_model
 from tfvision.export.warmup_requests import shape_image_examples
+from tfvision.layers.box_coder import SSDBoxCoder
 
 
 @register_exporter("SSDDetector")
@@ -112,28 +114,69 @@ def detector_inference(model, target="litert", quantize="none"):
     """
     size = int(model.image_size)
     nms = model.non_max_suppression
-
-    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="images")])
-    def infer(images):
-        nms.trace_mode = ("loop_free" if quantize == "int8" else
-                          "branch_free" if target == "onnx" else "default")
-        try:
-            detections = model.postprocess(model(images, training=False))
-        finally:
-            nms.trace_mode = "default"
-        return {
-            "boxes": tf.cast(detections["boxes"], tf.float32),
-            "scores": tf.cast(detections["scores"], tf.float32),
-            "classes": tf.cast(detections["classes"], tf.int32),
-            "num_detections": tf.cast(detections["num_detections"], tf.int32),
-        }
+    if target == "litert" and quantize == "int8":
+        infer = _litert_postprocess_graph(model, size)
+    else:
+        @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32,
+                                                    name="images")])
+        def infer(images):
+            nms.trace_mode = ("loop_free" if quantize == "int8" else
+                              "branch_free" if target == "onnx" else "default")
+            try:
+                detections = model.postprocess(model(images, training=False))
+            finally:
+                nms.trace_mode = "default"
+            return _detection_outputs(detections["boxes"], detections["scores"],
+                                      detections["classes"], detections["num_detections"])
 
     return InferenceGraph(
         infer, "detector", ["images"], ["boxes", "scores", "classes", "num_detections"], [size],
         {"resize": RESIZE_SQUARE, "antialias": True}, class_names=list(model.class_names),
+        batch_size=1 if target == "litert" and quantize == "int8" else None,
         details={"max_detections": int(nms.max_detections),
                  "score_threshold": float(nms.score_threshold),
                  "nms_iou_threshold": float(nms.iou_threshold),
                  "box_format": "relative yxyx"},
         model=model,
     )
+
+
+def _detection_outputs(boxes, scores, classes, num_detections):
+    return {
+        "boxes": tf.cast(boxes, tf.float32),
+        "scores": tf.cast(scores, tf.float32),
+        "classes": tf.cast(classes, tf.int32),
+        "num_detections": tf.cast(num_detections, tf.int32),
+    }
+
+
+def _litert_postprocess_graph(model, size):
+    """The detector for LiteRT int8: the quantized network, then `TFLite_Detection_PostProcess`.
+
+    See `tfvision.export.litert_postprocess`. Boxes are clipped to the image
+    and padding follows tfvision's convention (class -1, score 0, box 0).
+    """
+    coder = getattr(model.box_decoder, "box_coder", None)
+    if not isinstance(coder, SSDBoxCoder):
+        raise ValueError("LiteRT int8 of a detector needs SSD box coding (the default); this "
+                         "model decodes otherwise. Use --quantize dynamic or float16 for LiteRT, "
+                         "or --format onnx --quantize int8.")
+    nms = model.non_max_suppression
+    postprocess = detection_postprocess(nms, len(model.class_names), coder.variances_yxhw)
+    anchors = tf.constant(center_size_anchors(model.anchors))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="images")])
+    def infer(images):
+        raw = model(images, training=False)
+        scores = model.class_scores(raw["classes"])
+        boxes, classes, scores, count = postprocess(tf.cast(raw["boxes"], tf.float32),
+                                                    tf.cast(scores, tf.float32), anchors)
+        valid = tf.range(nms.max_detections)[None, :] < tf.cast(count, tf.int32)[:, None]
+        return _detection_outputs(
+            tf.where(valid[..., None], tf.clip_by_value(boxes, 0.0, 1.0), 0.0),
+            tf.where(valid, scores, 0.0),
+            tf.where(valid, tf.cast(classes, tf.int32), -1),
+            count,
+        )
+
+    return infer

@@ -42,6 +42,9 @@ class InferenceGraph:
             a detector's `max_detections`).
         model: the `keras.Model` whose variables `function` reads (tracked
             when the graph is saved for conversion).
+        batch_size: int, or `None` (the default) for any batch. `1` where the
+            graph holds an operator that runs on one image at a time (LiteRT's
+            detection post-processing); a `Predictor` then calls it per image.
     """
 
     function: object
@@ -53,10 +56,11 @@ class InferenceGraph:
     class_names: list = None
     details: dict = dataclasses.field(default_factory=dict)
     model: object = None
+    batch_size: int = None
 
     def input_signature(self):
-        """The `tf.TensorSpec` of each input, `[None, S, S, 3]` float32."""
-        return [tf.TensorSpec([None, size, size, 3], tf.float32, name=name)
+        """The `tf.TensorSpec` of each input, `[batch_size, S, S, 3]` float32."""
+        return [tf.TensorSpec([self.batch_size, size, size, 3], tf.float32, name=name)
                 for name, size in zip(self.inputs, self.image_sizes)]
 
     def concrete_function(self):

@@ -9,7 +9,9 @@ without NMS and files that need the Flex delegate. The detector's NMS is
 tfvision's tiled greedy NMS (`tfvision.ops.greedy_nms`), written in
 ordinary tensor ops (matmul, min / max, `while`), which LiteRT runs as builtins
 (`WHILE`, `BATCH_MATMUL`, `TOPK_V2`, ...); the converter folds batch norm into
-the convolutions.
+the convolutions. A detector's int8 file instead ends in LiteRT's own
+`TFLite_Detection_PostProcess` (see `tfvision.export.litert_postprocess`):
+TensorFlow's quantizer cannot take tfvision's NMS.
 """
 
 import tempfile
@@ -43,13 +45,6 @@ def litert_model(graph, quantize="none", calibration=None):
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"Unknown LiteRT quantization {quantize!r}; use one of "
                          f"{', '.join(QUANTIZATIONS)}.")
-    if quantize == "int8" and graph.task == "detector":
-        # Measured with TensorFlow 2.21: the calibrator crashes on the NMS's `while`,
-        # and with the loop unrolled the quantizer forces one scale on the inputs of
-        # its min / max ops and fails, even with those ops denylisted.
-        raise ValueError("LiteRT int8 does not convert a detector (TensorFlow's quantizer "
-                         "fails on the NMS inside); use --quantize dynamic or float16 for "
-                         "LiteRT, or --format onnx --quantize int8.")
     with tempfile.TemporaryDirectory() as work:
         # Through a SavedModel, as Keras' own LiteRT export does: the file keeps a
         # `serving_default` signature with the graph's input and output names.

@@ -151,10 +151,30 @@ class _MetadataPredictor(Predictor):
                    for images, size in zip(decoded, self.sizes)]
         return self.run_pixels(*batches)
 
+    @property
+    def image_size(self):
+        """The square side of the first input (the evaluation helpers read it)."""
+        return self.sizes[0]
+
+    def predict_on_batch(self, images):
+        """`run_pixels` of one preprocessed batch, as `keras.Model.predict_on_batch`.
+
+        So an artifact scores like the model it came from, for example
+        `tfvision.metrics.evaluate_detections(predictor, dataset)`.
+        """
+        return self.run_pixels(np.asarray(images))
+
     def run_pixels(self, *batches):
         """The outputs for preprocessed batches, one float32 `[N, S, S, 3]` per input."""
-        return self._call({name: np.asarray(batch, np.float32)
-                           for name, batch in zip(self.inputs, batches)})
+        batches = [np.asarray(batch, np.float32) for batch in batches]
+        one_at_a_time = self.metadata.get("files", {}).get(self.format, {}).get("batch_size") == 1
+        if one_at_a_time and len(batches[0]) > 1:
+            # A graph of one image at a time (LiteRT's detection post-processing).
+            results = [self.run_pixels(*(batch[i:i + 1] for batch in batches))
+                       for i in range(len(batches[0]))]
+            return {key: np.concatenate([result[key] for result in results])
+                    for key in results[0]}
+        return self._call(dict(zip(self.inputs, batches)))
 
 
 class _LiteRTPredictor(_MetadataPredictor):

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from tfvision.data import synthetic_images
+from tfvision.export.deployment import export_formats
+from tfvision.export.predictor import Predictor
 from tfvision.models.classifier import ImageClassifier
 from tfvision.training import load_checkpoint, save_checkpoint
 
@@ -48,6 +50,26 @@ def test_checkpoint_reload_predicts_identically_and_keeps_training(trained, spli
     assert int(restored.optimizer.iterations) == int(model.optimizer.iterations)
     restored.fit(train.dataset.take(2), verbose=0)  # the reloaded model keeps training
     assert int(restored.optimizer.iterations) == int(model.optimizer.iterations) + 2
+
+
+@pytest.mark.slow  # two int8 conversions with calibration, about a minute
+def test_int8_exports_keep_test_top1_within_one_point(trained, tmp_path):
+    pytest.importorskip("onnxruntime")
+    model, _ = trained
+    checkpoint = str(tmp_path / "classifier.keras")
+    save_checkpoint(model, checkpoint, epoch=3)
+    test = synthetic_images(300, "test", image_size=IMAGE_SIZE, batch_size=100)
+    images = np.concatenate([batch.numpy() for batch, _ in test.dataset])
+    labels = np.concatenate([batch_labels.numpy() for _, batch_labels in test.dataset])
+    keras_top1 = (model.predict(images, verbose=0).argmax(-1) == labels).mean()
+    written = export_formats(checkpoint, "int8", 1, ["litert", "onnx"],
+                             exports_root=str(tmp_path / "exports"), quantize="int8",
+                             calibration="shapes")
+    for kind, path in written.items():
+        probabilities = Predictor.open(path).predict_on_batch(images)["probabilities"]
+        top1 = (probabilities.argmax(-1) == labels).mean()
+        assert abs(top1 - keras_top1) <= 0.01, (kind, top1, keras_top1)
+    assert keras_top1 >= 0.9
 
 
 def test_multi_label_mode_learns_the_shapes_present():

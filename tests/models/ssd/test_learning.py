@@ -11,9 +11,12 @@ import keras
 import pytest
 
 from tfvision.data.detection.pipeline import synthetic_detection
+from tfvision.export.deployment import export_formats
+from tfvision.export.litert_export import litert_operators
+from tfvision.export.predictor import Predictor
 from tfvision.models.ssd import ssdlite_mobilenet_v2
 from tfvision.recipes.detector import evaluate_detector, one_cycle_adam
-from tfvision.training import GroupedOptimizer
+from tfvision.training import GroupedOptimizer, save_checkpoint
 
 SIZE = 96
 STEPS_PER_EPOCH = 1000 // 32
@@ -57,3 +60,26 @@ def test_head_first_leaves_the_backbone_then_fine_tuning_moves_it(trained):
         assert (a == b).all()
     moved = [abs(w.numpy() - a).max() for w, a in zip(model.backbone.weights, after_head)]
     assert max(moved) > 0
+
+
+@pytest.mark.slow  # two int8 conversions with calibration and three evaluations
+def test_int8_exports_keep_test_map_within_one_point(trained, tmp_path):
+    """LiteRT int8 ends in `TFLite_Detection_PostProcess`; ONNX int8 quantizes the convolutions."""
+    pytest.importorskip("onnxruntime")
+    model = trained[0]
+    checkpoint = str(tmp_path / "detector.keras")
+    save_checkpoint(model, checkpoint, epoch=12)
+    reference = evaluate_detector("shapes", None, split="test", num_images=200, batch_size=50,
+                                  model=model)
+    written = export_formats(checkpoint, "int8", 1, ["litert", "onnx"],
+                             exports_root=str(tmp_path / "exports"), quantize="int8",
+                             calibration="shapes")
+    with open(written["litert"], "rb") as handle:
+        operators = set(litert_operators(handle.read()))
+    assert "TFLite_Detection_PostProcess" in operators and "CONV_2D" in operators
+    assert not {op for op in operators if op.startswith("Flex")}
+    for kind, path in written.items():
+        result = evaluate_detector("shapes", None, split="test", num_images=200, batch_size=50,
+                                   model=Predictor.open(path))
+        assert abs(result["voc07_map"] - reference["voc07_map"]) <= 0.01, (kind, result, reference)
+    assert reference["voc07_map"] >= 0.5
