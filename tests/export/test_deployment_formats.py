@@ -300,3 +300,29 @@ def test_int8_litert_keeps_float_pixels_in_and_probabilities_out(artifacts, tmp_
     metadata = json.load(open(os.path.join(os.path.dirname(written["litert"]), "metadata.json")))
     assert metadata["files"]["litert"]["quantize"] == "int8"
     assert metadata["calibration"]["images"] == 8
+
+
+@pytest.mark.parametrize("kind", ["litert", "onnx"])
+def test_float16_keeps_probabilities_and_top_ids(artifacts, tmp_path, kind):
+    found, _, _ = artifacts
+    entry = found["classifier"]
+    written = export_formats(entry["checkpoint"], "half", 1, [kind],
+                             exports_root=str(tmp_path / "exports"), quantize="float16")
+    with open(written[kind], "rb") as handle:
+        content = handle.read()
+    if kind == "litert":  # float16 weights, dequantized once at load
+        assert "DEQUANTIZE" in litert_operators(content)
+    else:  # float16 inside, float32 pixels in and probabilities out
+        import onnx
+
+        model = onnx.load_from_string(content)
+        assert onnx.TensorProto.FLOAT16 in {init.data_type for init in model.graph.initializer}
+        assert not unsupported_onnx_operators(model)
+    outputs = Predictor.open(written[kind]).run_pixels(entry["inputs"]["images"])
+    np.testing.assert_allclose(outputs["probabilities"], entry["expected"]["probabilities"],
+                               atol=5e-3)
+    top2 = np.sort(entry["expected"]["probabilities"], axis=-1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 0.01  # no near-tie float16 rounding could flip
+    np.testing.assert_array_equal(outputs["class_ids"][clear, 0],
+                                  entry["expected"]["class_ids"][clear, 0])
+    assert outputs["probabilities"].dtype == np.float32
