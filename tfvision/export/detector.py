@@ -1,5 +1,6 @@
 """Exports an SSD detector as a TF Serving-ready SavedModel, NMS inside the graph."""
 
+import numpy as np
 import tensorflow as tf
 
 from tfvision.data.image_decoding import decode_image
@@ -106,33 +107,22 @@ def detector_inference(model, target="litert", quantize="none"):
     whole image resized to the square), `scores [N, K]`, `classes [N, K]`
     (int32), `num_detections [N]` (int32). See `InferenceGraph`.
 
-    `target="onnx"` traces the NMS without `cond` (every candidate tile is
-    decided; the same detections): tf2onnx loses tensor shapes inside
-    branches and cannot convert their slices. int8 traces it without `cond`
-    and without `while` (each tile's fixed point unrolled): LiteRT's
-    calibrator crashes on control flow.
+    `target="litert"`: one image per call, the NMS as LiteRT's
+    `TFLite_Detection_PostProcess` operator (see `_litert_graph`).
+    `target="onnx"`: the NMS as ONNX's `NonMaxSuppression` operator (see
+    `_onnx_graph`). Both give Keras' detections in float32.
     """
     size = int(model.image_size)
     nms = model.non_max_suppression
-    if target == "litert" and quantize == "int8":
-        infer = _litert_postprocess_graph(model, size)
+    if target == "litert":
+        infer = _litert_graph(model, size, codes=quantize == "int8")
     else:
-        @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32,
-                                                    name="images")])
-        def infer(images):
-            nms.trace_mode = ("loop_free" if quantize == "int8" else
-                              "branch_free" if target == "onnx" else "default")
-            try:
-                detections = model.postprocess(model(images, training=False))
-            finally:
-                nms.trace_mode = "default"
-            return _detection_outputs(detections["boxes"], detections["scores"],
-                                      detections["classes"], detections["num_detections"])
+        infer = _onnx_graph(model, size)
 
     return InferenceGraph(
         infer, "detector", ["images"], ["boxes", "scores", "classes", "num_detections"], [size],
         {"resize": RESIZE_SQUARE, "antialias": True}, class_names=list(model.class_names),
-        batch_size=1 if target == "litert" and quantize == "int8" else None,
+        batch_size=1 if target == "litert" else None,
         details={"max_detections": int(nms.max_detections),
                  "score_threshold": float(nms.score_threshold),
                  "nms_iou_threshold": float(nms.iou_threshold),
@@ -150,33 +140,104 @@ def _detection_outputs(boxes, scores, classes, num_detections):
     }
 
 
-def _litert_postprocess_graph(model, size):
-    """The detector for LiteRT int8: the quantized network, then `TFLite_Detection_PostProcess`.
+def _litert_graph(model, size, codes=False):
+    """The detector for LiteRT, ending in `TFLite_Detection_PostProcess`, one image per call.
 
-    See `tfvision.export.litert_postprocess`. Boxes are clipped to the image
-    and padding follows tfvision's convention (class -1, score 0, box 0).
+    See `tfvision.export.litert_postprocess`. With `codes=False` the operator
+    gets tfvision's decoded, clipped boxes and the per-class top-k scores, and
+    gives Keras' detections; with `codes=True` (int8) it gets the SSD box codes
+    and decodes them itself. Boxes are clipped to the image and padding
+    follows tfvision's convention (class -1, score 0, box 0).
     """
-    coder = getattr(model.box_decoder, "box_coder", None)
-    if not isinstance(coder, SSDBoxCoder):
-        raise ValueError("LiteRT int8 of a detector needs SSD box coding (the default); this "
-                         "model decodes otherwise. Use --quantize dynamic or float16 for LiteRT, "
-                         "or --format onnx --quantize int8.")
     nms = model.non_max_suppression
-    postprocess = detection_postprocess(nms, len(model.class_names), coder.variances_yxhw)
-    anchors = tf.constant(center_size_anchors(model.anchors))
+    anchors = np.asarray(model.anchors, np.float32)
+    decoded = _decoded_candidates(model)
+    if codes:
+        coder = getattr(model.box_decoder, "box_coder", None)
+        if not isinstance(coder, SSDBoxCoder):
+            raise ValueError("LiteRT int8 of a detector needs SSD box coding (the default); this "
+                             "model decodes otherwise. Use --quantize dynamic or float16 for "
+                             "LiteRT, or --format onnx --quantize int8.")
+        postprocess = detection_postprocess(nms, len(model.class_names),
+                                            [1.0 / v for v in coder.variances_yxhw])
+        operator_anchors = tf.constant(center_size_anchors(anchors))
+    else:
+        postprocess = detection_postprocess(nms, len(model.class_names))
+        operator_anchors = tf.constant(np.tile([[0.0, 0.0, 1.0, 1.0]], (len(anchors), 1)),
+                                       tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="images")])
     def infer(images):
         raw = model(images, training=False)
-        scores = model.class_scores(raw["classes"])
-        boxes, classes, scores, count = postprocess(tf.cast(raw["boxes"], tf.float32),
-                                                    tf.cast(scores, tf.float32), anchors)
-        valid = tf.range(nms.max_detections)[None, :] < tf.cast(count, tf.int32)[:, None]
-        return _detection_outputs(
-            tf.where(valid[..., None], tf.clip_by_value(boxes, 0.0, 1.0), 0.0),
-            tf.where(valid, scores, 0.0),
-            tf.where(valid, tf.cast(classes, tf.int32), -1),
-            count,
-        )
+        if codes:
+            inputs = tf.cast(raw["boxes"], tf.float32)
+            scores = tf.cast(model.class_scores(raw["classes"]), tf.float32)
+        else:
+            boxes, scores = decoded(raw)
+            inputs = tf.concat([(boxes[..., :2] + boxes[..., 2:]) / 2.0,
+                                tf.math.log(boxes[..., 2:] - boxes[..., :2])], axis=-1)
+        boxes, classes, scores, count = postprocess(inputs, scores, operator_anchors)
+        return _padded(nms, tf.clip_by_value(boxes, 0.0, 1.0), scores, classes, count)
 
     return infer
+
+
+def _onnx_graph(model, size):
+    """The detector for ONNX, ending in ONNX's `NonMaxSuppression` operator.
+
+    tf2onnx converts `tf.image.combined_non_max_suppression` over boxes shared
+    by the classes into `NonMaxSuppression` and a top-k over its survivors. It
+    is given tfvision's decoded, clipped boxes and the per-class top-k scores,
+    so its detections are Keras'. No control flow is left, so ONNX Runtime's
+    int8 calibration runs the graph as it is.
+    """
+    nms = model.non_max_suppression
+    decoded = _decoded_candidates(model)
+    per_class = nms.max_detections_per_class or nms.max_detections
+
+    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32,
+                                                name="images")])
+    def infer(images):
+        boxes, scores = decoded(model(images, training=False))
+        found = tf.image.combined_non_max_suppression(
+            boxes[:, :, None, :], scores, per_class, nms.max_detections,
+            iou_threshold=nms.iou_threshold, score_threshold=nms.score_threshold,
+            clip_boxes=False)
+        return _padded(nms, found.nmsed_boxes, found.nmsed_scores, found.nmsed_classes,
+                       found.valid_detections)
+
+    return infer
+
+
+def _decoded_candidates(model):
+    """`raw outputs -> (boxes [N, A, 4], scores [N, A, C])`, what tfvision's NMS sees.
+
+    The boxes are decoded and clipped as in `model.postprocess`; each class's
+    scores outside its best `pre_nms_top_k` are set to 0, below any score
+    threshold, since an NMS operator would otherwise consider them.
+    """
+    nms = model.non_max_suppression
+    anchors = np.asarray(model.anchors, np.float32)
+    grid = np.asarray(model.anchor_grid_sizes)
+    k = min(nms.pre_nms_top_k, len(anchors))
+
+    def decoded(raw):  # constants made inside the trace: converters take no captured tensor
+        boxes = model.box_decoder(raw["boxes"], tf.constant(anchors), tf.constant(grid))
+        boxes = tf.cast(boxes, tf.float32)
+        scores = tf.cast(model.class_scores(raw["classes"]), tf.float32)
+        kth = tf.math.top_k(tf.transpose(scores, [0, 2, 1]), k).values[..., -1]
+        return boxes, tf.where(scores >= kth[:, None, :], scores, 0.0)
+
+    return decoded
+
+
+def _padded(nms, boxes, scores, classes, count):
+    """Detections padded past `count` as tfvision pads them (class -1, score 0, box 0)."""
+    count = tf.cast(count, tf.int32)
+    valid = tf.range(nms.max_detections)[None, :] < count[:, None]
+    return _detection_outputs(
+        tf.where(valid[..., None], boxes, 0.0),
+        tf.where(valid, scores, 0.0),
+        tf.where(valid, tf.cast(classes, tf.int32), -1),
+        count,
+    )

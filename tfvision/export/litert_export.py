@@ -2,16 +2,13 @@
 
 The converter is TensorFlow's own (`tf.lite.TFLiteConverter`), restricted to
 LiteRT's builtin operators: no Flex (select TensorFlow) ops and no custom
-ops, so the file runs on any LiteRT interpreter (Android, iOS, a Raspberry
+ops outside LiteRT's builtin resolver, so the file runs on any LiteRT interpreter (Android, iOS, a Raspberry
 Pi, the browser). Keras' `model.export(format="litert")` converts
 `model.__call__` and allows Flex ops; it would ship raw head outputs
-without NMS and files that need the Flex delegate. The detector's NMS is
-tfvision's tiled greedy NMS (`tfvision.ops.greedy_nms`), written in
-ordinary tensor ops (matmul, min / max, `while`), which LiteRT runs as builtins
-(`WHILE`, `BATCH_MATMUL`, `TOPK_V2`, ...); the converter folds batch norm into
-the convolutions. A detector's int8 file instead ends in LiteRT's own
-`TFLite_Detection_PostProcess` (see `tfvision.export.litert_postprocess`):
-TensorFlow's quantizer cannot take tfvision's NMS.
+without NMS and files that need the Flex delegate. A detector's file ends in
+LiteRT's own `TFLite_Detection_PostProcess` (see
+`tfvision.export.litert_postprocess`), which every LiteRT runtime resolves;
+the converter folds what is left of batch norm into the convolutions.
 """
 
 import tempfile
