@@ -111,11 +111,9 @@ class NonMaxSuppression(keras.layers.Layer):
         self.pre_nms_top_k = int(pre_nms_top_k)
         self.max_detections = int(max_detections)
         self.max_detections_per_class = max_detections_per_class
-        # How the next trace builds the NMS, for converters (same detections):
-        # "default"; "branch_free", no `cond` (every candidate tile decided), for
-        # tf2onnx, which loses shapes inside branches; "loop_free", no `cond`
-        # and no `while` (each tile's fixed point unrolled), for LiteRT's int8
-        # calibrator, which crashes on control flow.
+        # How the next trace builds the NMS (same detections): "default"; or
+        # "branch_free", no `cond` (every candidate tile decided), for tf2onnx,
+        # which loses shapes inside branches.
         self.trace_mode = "default"
         self.built = True
 
@@ -132,11 +130,10 @@ class NonMaxSuppression(keras.layers.Layer):
         per_class = self.max_detections_per_class or self.max_detections
         nms_args = (self.iou_threshold, per_class, self.max_detections)
         first = min(TILE, k)
-        static = self.trace_mode in ("branch_free", "loop_free")
+        static = self.trace_mode == "branch_free"
         if first == k or static:
             top_scores, top_boxes, valid = self._candidates(boxes, scores, k)
-            keep = greedy_nms(top_boxes, top_scores, valid, *nms_args, skip_tiles=not static,
-                              unroll=self.trace_mode == "loop_free")
+            keep = greedy_nms(top_boxes, top_scores, valid, *nms_args, skip_tiles=not static)
             return self._merge(keep, top_scores, top_boxes)
 
         # Usually the best `first` candidates of each class decide the

@@ -37,7 +37,7 @@ def _suppression(corners, area, rows, columns, iou_threshold):
     return ops.cast(inter / union > iou_threshold, "float32")
 
 
-def _resolve_tile(corners, area, valid, keep_before, start, end, iou_threshold, unroll=False):
+def _resolve_tile(corners, area, valid, keep_before, start, end, iou_threshold):
     """Greedy NMS decisions for the candidates `start:end`.
 
     Args:
@@ -47,8 +47,6 @@ def _resolve_tile(corners, area, valid, keep_before, start, end, iou_threshold, 
             candidates, or `None` when `start` is 0.
         start, end: int, the tile.
         iou_threshold: float.
-        unroll: bool. Run all `end - start` fixed-point steps in the graph
-            instead of a `while` loop that stops when nothing changes.
 
     Returns:
         `[..., end - start]` bool, the tile's boxes greedy NMS keeps.
@@ -72,11 +70,6 @@ def _resolve_tile(corners, area, valid, keep_before, start, end, iou_threshold, 
     def body(keep, previous, i):
         return step(keep), keep, i + 1
 
-    if unroll:  # step `i` fixes candidate `i`: `n` steps reach the fixed point
-        keep = alive
-        for _ in range(n):
-            keep = step(keep)
-        return keep
     keep, _, _ = ops.while_loop(cond, body, (step(alive), alive, ops.convert_to_tensor(1)))
     return keep
 
@@ -111,7 +104,6 @@ def rest_is_irrelevant(keep, scores, valid, per_class, max_detections):
 def greedy_nms(
     boxes, scores, valid, iou_threshold, per_class, max_detections, keep=None, tile=TILE,
     skip_tiles=True,
-    unroll=False,
 ):
     """Exact greedy NMS over score-sorted candidates, a tile at a time.
 
@@ -140,9 +132,6 @@ def greedy_nms(
             per tile). `False` decides every tile, with no branch in the
             graph, for converters that cannot follow shapes into branches
             (tf2onnx). The output is the same. Defaults to `True`.
-        unroll: bool. Unroll each tile's fixed point (`tile` steps) instead
-            of a `while` loop, for graphs that must hold no loop (LiteRT's
-            int8 calibrator crashes on `WHILE`). Defaults to `False`.
 
     Returns:
         `[B, C, k]` bool, the boxes greedy NMS keeps, except that candidates
@@ -164,8 +153,7 @@ def greedy_nms(
         end = min(start + tile, k)
 
         def resolve():
-            tile_keep = _resolve_tile(corners, area, valid, keep, start, end, iou_threshold,
-                                      unroll)
+            tile_keep = _resolve_tile(corners, area, valid, keep, start, end, iou_threshold)
             return decide(tile_keep if keep is None else ops.concatenate([keep, tile_keep], -1), end)
 
         if keep is None or not skip_tiles:
