@@ -142,6 +142,10 @@ def write_onnx(graph, path, quantize="none", calibration=None):
                     activation_type=quantization.QuantType.QInt8,
                     weight_type=quantization.QuantType.QInt8,
                     op_types_to_quantize=_QUANTIZED_OPS[graph.task == "detector"],
+                    # 7-bit weights: x86 CPUs without VNNI (AVX2, this machine) saturate
+                    # the int8 products otherwise, as ONNX Runtime's guide warns. The demo
+                    # detector's VOC07 mAP@0.5: 0.7374 without, 0.7570 with (Keras 0.7575).
+                    reduce_range=True,
                 )
     return onnx_operators(onnx.load(path))
 
