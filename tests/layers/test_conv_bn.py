@@ -9,6 +9,12 @@ from tfvision.layers import ConvBN
 X = np.random.default_rng(0).normal(size=(2, 9, 9, 4)).astype("float32")
 
 
+def conv_then_batch_norm(conv):
+    """Keras' reference for a `ConvBN` without activation: `conv`, then batch norm."""
+    return keras.Sequential([keras.Input(X.shape[1:]), conv,
+                             keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3)])
+
+
 def copy_and_compare(ours, reference, training=False):
     randomize_weights(reference)
     ours.set_weights(reference.get_weights())
@@ -20,13 +26,8 @@ def copy_and_compare(ours, reference, training=False):
 def test_equals_conv2d_then_batch_norm(strides):
     ours = ConvBN(8, 3, strides=strides, activation=None)
     ours.build(X.shape)
-    reference = keras.Sequential(
-        [
-            keras.Input(X.shape[1:]),
-            keras.layers.Conv2D(8, 3, strides, padding="same", use_bias=False),
-            keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3),
-        ]
-    )
+    reference = conv_then_batch_norm(
+        keras.layers.Conv2D(8, 3, strides, padding="same", use_bias=False))
     copy_and_compare(ours, reference)
     copy_and_compare(ours, reference, training=True)
     size = {1: 9, 2: 5}[strides]  # "same": ceil(9 / strides)
@@ -61,13 +62,8 @@ def test_other_activation_by_name():
 def test_depthwise_equals_depthwise_conv2d_then_batch_norm():
     ours = ConvBN(None, 3, strides=2, depthwise=True, activation=None)
     ours.build(X.shape)
-    reference = keras.Sequential(
-        [
-            keras.Input(X.shape[1:]),
-            keras.layers.DepthwiseConv2D(3, 2, padding="same", use_bias=False),
-            keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3),
-        ]
-    )
+    reference = conv_then_batch_norm(
+        keras.layers.DepthwiseConv2D(3, 2, padding="same", use_bias=False))
     copy_and_compare(ours, reference)
     assert ours(X).shape == (2, 5, 5, 4)
 
@@ -75,26 +71,14 @@ def test_depthwise_equals_depthwise_conv2d_then_batch_norm():
 def test_inference_folds_a_conv_bias_into_the_batch_norm_shift():
     ours = ConvBN(8, 3, use_bias=True, activation=None)
     ours.build(X.shape)
-    reference = keras.Sequential(
-        [
-            keras.Input(X.shape[1:]),
-            keras.layers.Conv2D(8, 3, padding="same", use_bias=True),
-            keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3),
-        ]
-    )
+    reference = conv_then_batch_norm(keras.layers.Conv2D(8, 3, padding="same", use_bias=True))
     copy_and_compare(ours, reference)
 
 
 def test_frozen_batch_norm_gradients_equal_keras_through_the_folded_kernel():
     ours = ConvBN(8, 3, activation=None)
     ours.build(X.shape)
-    reference = keras.Sequential(
-        [
-            keras.Input(X.shape[1:]),
-            keras.layers.Conv2D(8, 3, padding="same", use_bias=False),
-            keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3),
-        ]
-    )
+    reference = conv_then_batch_norm(keras.layers.Conv2D(8, 3, padding="same", use_bias=False))
     randomize_weights(reference)
     ours.set_weights(reference.get_weights())
     ours.norm_layer.trainable = False
@@ -127,13 +111,7 @@ def test_no_norm_with_bias():
 
 
 def keras_conv_bn(filters=8):
-    return keras.Sequential(
-        [
-            keras.Input(X.shape[1:]),
-            keras.layers.Conv2D(filters, 3, padding="same", use_bias=False),
-            keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3),
-        ]
-    )
+    return conv_then_batch_norm(keras.layers.Conv2D(filters, 3, padding="same", use_bias=False))
 
 
 def test_training_gradients_equal_keras_batch_norm():
