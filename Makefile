@@ -16,7 +16,7 @@ CLASSIFIER_EPOCHS ?= 5
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: demo demo-classifier test test-slow bench quality clean
+.PHONY: demo demo-classifier test test-slow test-quality bench quality clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m slow
+
+# The learning tests on the real digits of `make quality` (about 25 minutes; not in .ci/run):
+# one test per process, so the four spread over both cores.
+test-quality: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist load -m quality
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "torch CPU build not installable; the PyTorch comparison will be skipped"

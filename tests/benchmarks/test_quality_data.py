@@ -116,7 +116,7 @@ def test_drawing_is_deterministic_per_seed_and_differs_across_seeds():
     assert np.abs(draw(3).astype(int) - draw(4)).mean() > 10
 
 
-@pytest.mark.slow  # every row through the CLI on tiny data: ~16 commands, several minutes
+@pytest.mark.quality  # every row through the CLI on tiny data: ~16 commands, several minutes
 def test_run_quick_end_to_end(tmp_path):
     out = tmp_path / "results.json"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")])}

@@ -1,7 +1,8 @@
 """Learning on real images: rows of `make quality`, with the defaults, beat their references.
 
 scikit-learn's bundled digits (nothing downloaded), drawn as the benchmark draws
-them, trained with the benchmark's settings through the Python API.
+them, trained with the benchmark's settings through the Python API. About 25 minutes on 2 cores,
+beyond CI's budget: `make test-quality` runs them (after a change to a recipe's defaults).
 """
 
 import os
@@ -18,7 +19,7 @@ from tfvision.recipes.cotraining.recipe import train_cotraining  # noqa: E402
 from tfvision.recipes.detector import evaluate_detector, train_detector  # noqa: E402
 
 
-@pytest.mark.slow  # 15 epochs on 5,036 cluttered digits at 64 px, and an SVC: ~6 min
+@pytest.mark.quality  # 15 epochs on 5,036 cluttered digits at 64 px, and an SVC: ~6 min
 def test_the_classifier_from_scratch_beats_the_pixel_svc_on_cluttered_digits(tmp_path):
     scans, labels = digits.load_scans()
     data = str(tmp_path / "hard")
@@ -36,7 +37,7 @@ def test_the_classifier_from_scratch_beats_the_pixel_svc_on_cluttered_digits(tmp
     assert accuracy >= svc, (accuracy, svc)
 
 
-@pytest.mark.slow  # two co-training runs of 5 rounds x 5 epochs on 1,797 view pairs: ~5 min
+@pytest.mark.quality  # two co-training runs of 5 rounds x 5 epochs on 1,797 view pairs: ~5 min
 def test_cotraining_with_the_defaults_beats_labelled_only_on_two_view_digits(tmp_path):
     scans, labels = digits.load_scans()
     data = str(tmp_path / "two_view")
@@ -54,7 +55,7 @@ def test_cotraining_with_the_defaults_beats_labelled_only_on_two_view_digits(tmp
     assert ensemble["cotrain"] > ensemble["labelled_only"] + 0.03, ensemble
 
 
-@pytest.mark.slow  # two detector runs of 3 + 9 epochs on 400 digit canvases at 128 px: ~8 min
+@pytest.mark.quality  # two detector runs of 3 + 9 epochs on 400 digit canvases at 128 px: ~8 min
 def test_the_detector_defaults_beat_the_former_defaults_on_digit_canvases(tmp_path):
     scans, labels = digits.load_scans()
     data_dir = str(tmp_path / "detection")
@@ -74,7 +75,7 @@ def test_the_detector_defaults_beat_the_former_defaults_on_digit_canvases(tmp_pa
     assert ap50["defaults"] > 2 * ap50["former"] and ap50["defaults"] > 0.07, ap50
 
 
-@pytest.mark.slow  # MoCo 10 epochs on 5,036 cluttered digits at 48 px, one untrained, and two
+@pytest.mark.quality  # MoCo 10 epochs on 5,036 cluttered digits at 48 px, one untrained, and two
 # 20-epoch classifiers on 10 % of the labels: ~6 min
 def test_moco_features_beat_raw_pixels_the_untrained_encoder_and_random_init(tmp_path):
     from PIL import Image
