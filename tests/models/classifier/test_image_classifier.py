@@ -16,6 +16,11 @@ def _classifier(**kwargs):
     return ImageClassifier(NAMES, **defaults)
 
 
+def _infer(model, images):
+    """`model.predict(images)` as one eager inference-mode call: no predict function to trace."""
+    return keras.ops.convert_to_numpy(model(images, training=False))
+
+
 def _set_output_probabilities(model, probabilities):
     """Zero kernel + log-probability bias: softmax returns `probabilities`."""
     kernel, _ = model.output_dense.get_weights()
@@ -99,10 +104,15 @@ def test_config_round_trip_keeps_class_names_and_never_downloads():
 
 
 def test_train_step_compiles_under_xla():
+    # One step of the smallest MobileNetV2 (0.35, 32 px, 2 images), every layer
+    # trainable: its forward, backward and Adam update compile under XLA. The
+    # optimizer is built first, so the step traces and compiles once (built
+    # lazily inside the first call, its variables make TensorFlow trace it twice).
     model = _classifier(image_size=32, hidden_units=())
     model.compile(jit_compile=True)
-    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
-    y = np.array([0, 1, 2, 3])
+    model.optimizer.build(model.trainable_variables)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    y = np.array([0, 3])
     before = [w.copy() for w in model.get_weights()]
     logs = model.train_on_batch(x, y, return_dict=True)
     assert np.isfinite(logs["loss"])
@@ -133,7 +143,9 @@ def test_fine_tuning_keeps_the_pretrained_batch_norm_frozen():
     trainable = [np.array(v) for v in model.backbone.trainable_weights]
     assert trainable  # the top two blocks train
     images = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
-    model.compile(learning_rate=0.1)
+    # Eagerly: the same train step without tracing it (the layers' training
+    # flags are Python logic, the same in a graph).
+    model.compile(learning_rate=0.1, run_eagerly=True)
     model.fit(images, np.array([0, 1] * 4), epochs=1, batch_size=8, verbose=0)
     for before, after in zip(statistics, [v for layer in norms for v in layer.non_trainable_weights]):
         np.testing.assert_array_equal(before, np.array(after))
@@ -153,7 +165,7 @@ def test_a_pretrained_backbone_that_trains_whole_trains_its_batch_norm():
              if isinstance(layer, keras.layers.BatchNormalization)]
     before = [np.array(v) for layer in norms for v in layer.non_trainable_weights]
     images = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
-    model.compile(learning_rate=1e-3)
+    model.compile(learning_rate=1e-3, run_eagerly=True)  # the train step, untraced
     model.fit(images, np.array([0, 1] * 4), epochs=1, batch_size=8, verbose=0)
     after = [np.array(v) for layer in norms for v in layer.non_trainable_weights]
     assert all(not np.allclose(b, a) for b, a in zip(before, after))
@@ -189,11 +201,10 @@ def test_grayscale_classifies_an_image_as_its_grey_version(tmp_path):
     assert run_serialization_test(model).normalization.grayscale
     images = np.random.default_rng(2).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
     grey = tf.tile(tf.image.rgb_to_grayscale(images), [1, 1, 1, 3])
-    np.testing.assert_allclose(model.predict(images, verbose=0), model.predict(grey, verbose=0),
-                               rtol=1e-3, atol=1e-4)
+    # Inference-mode calls (what `predict` runs, without tracing a predict function).
+    np.testing.assert_allclose(_infer(model, images), _infer(model, grey), rtol=1e-3, atol=1e-4)
     colour = _classifier(image_size=32, backbone_weights="shapes")
-    assert not np.allclose(colour.predict(images, verbose=0), colour.predict(grey, verbose=0),
-                           atol=1e-3)
+    assert not np.allclose(_infer(colour, images), _infer(colour, grey), atol=1e-3)
     path = str(tmp_path / "grey.keras")
     model.save(path)
     assert keras.models.load_model(path).normalization.grayscale
@@ -210,13 +221,14 @@ def test_a_feature_grid_heads_the_last_map_pooled_by_cells(tmp_path):
     kernel, bias = model.output_dense.get_weights()
     logits = features @ kernel + bias
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
-    np.testing.assert_allclose(model.predict(images, verbose=0),
-                               expected / expected.sum(axis=1, keepdims=True), atol=1e-5)
+    probabilities = _infer(model, images)
+    np.testing.assert_allclose(probabilities, expected / expected.sum(axis=1, keepdims=True),
+                               atol=1e-5)
     assert run_serialization_test(model).feature_grid == 2
     path = str(tmp_path / "grid.keras")
     model.save(path)
-    np.testing.assert_allclose(keras.models.load_model(path).predict(images, verbose=0),
-                               model.predict(images, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(_infer(keras.models.load_model(path), images), probabilities,
+                               atol=1e-6)
     flat = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D()])
     with pytest.raises(ValueError, match="pooled features only"):
         ImageClassifier(NAMES, backbone=flat, image_size=32, backbone_weights=None,

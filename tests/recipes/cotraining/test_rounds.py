@@ -63,16 +63,29 @@ def _small_cotraining(num_samples, fractions, seed, **classifier_options):
 
 @pytest.fixture(scope="module")
 def short_run():
+    """Two rounds of two epochs, shared by the tests below (one run of two models per file).
+
+    Its plateau never sees an improvement of 10 in the validation loss, so it
+    cuts each model's rate by 10 after every round's second epoch; a callback
+    records the rates each round's `fit` starts at.
+    """
+    from tfvision.recipes.cotraining.view_callbacks import PerViewPlateau
+
     samples, splits, cotraining = _small_cotraining(90, (0.4, 0.3, 0.2), seed=1,
                                                     backbone_weights="shapes", hidden_units=(16,))
-    seen = []
-    result = fit_rounds(cotraining, samples, splits, rounds=2, epochs_per_round=1, k=8,
-                        batch_size=8, steps_per_epoch=2, seed=1, on_round_end=seen.append)
-    return samples, splits, result, seen
+    seen, starts = [], []
+    record_start = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: starts.append(
+        [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in cotraining.optimizers]))
+    plateau = PerViewPlateau(early_stopping_patience=None, reduce_lr_patience=1, factor=0.1,
+                             min_delta=10.0)
+    result = fit_rounds(cotraining, samples, splits, rounds=2, epochs_per_round=2, k=8,
+                        batch_size=8, steps_per_epoch=2, seed=1, plateau=plateau,
+                        callbacks=[record_start], on_round_end=seen.append)
+    return samples, splits, result, seen, starts
 
 
 def test_history_records_are_consistent(short_run):
-    samples, splits, result, seen = short_run
+    samples, splits, result, seen, _ = short_run
     history = result.history
     assert seen == history and [r["round"] for r in history] == [1, 2]
     assert history[0]["train_size0"] == history[0]["train_size1"] == len(splits.train)
@@ -89,7 +102,7 @@ def test_history_records_are_consistent(short_run):
 
 
 def test_final_sample_lists_are_aligned_and_disjoint(short_run):
-    samples, splits, result, _ = short_run
+    samples, splits, result, _, _ = short_run
     (indices0, labels0), (indices1, labels1) = result.train_sets
     assert len(indices0) == result.history[-1]["train_size0"] == len(labels0)
     np.testing.assert_array_equal(indices0[: len(splits.train)], splits.train)
@@ -117,21 +130,8 @@ def test_view_augmentation_is_none_from_random_weights_and_the_view_crops_otherw
         cotraining_augmentation("bogus")
 
 
-def test_every_round_starts_at_the_runs_learning_rate_after_the_plateau_cut_it():
-    from tfvision.recipes.cotraining.view_callbacks import PerViewPlateau
-
-    samples, splits, cotraining = _small_cotraining(40, (0.5, 0.25, 0.25), seed=2,
-                                                    backbone_weights=None, freeze_backbone=False,
-                                                    hidden_units=())
-    starts = []
-    record_start = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: starts.append(
-        [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in cotraining.optimizers]))
-    # A decrease of 10 never comes: the rate is cut by 10 after each round's second epoch.
-    plateau = PerViewPlateau(early_stopping_patience=None, reduce_lr_patience=1, factor=0.1,
-                             min_delta=10.0)
-    result = fit_rounds(cotraining, samples, splits, rounds=2, epochs_per_round=2, k=2,
-                        batch_size=8, steps_per_epoch=1, seed=2, plateau=plateau,
-                        callbacks=[record_start])
+def test_every_round_starts_at_the_runs_learning_rate_after_the_plateau_cut_it(short_run):
+    _, _, result, _, starts = short_run
     np.testing.assert_allclose(starts, [[2e-3, 2e-3]] * 2, rtol=1e-6)
     for record in result.history:  # each round ended one cut down
         np.testing.assert_allclose([record["learning_rate0"], record["learning_rate1"]],
