@@ -2,6 +2,14 @@
 
 The end-to-end test runs real `tfvision cotrain` processes on the built-in
 two-view data; the others check the backup folder itself.
+
+The models use the small CNN backbone (`small_cnn`), not MobileNetV2: what is
+checked here (the backup, resuming) does not depend on the backbone, and
+MobileNetV2's tracing and checkpoint writing took most of these tests' time.
+The command's backbone is frozen and loaded from a weights file, as
+`--weights shapes` is for MobileNetV2, so the run takes the same path (frozen
+batch norm, the views' default augmentation); the in-process models train
+their backbones, so a restore must bring back more state.
 """
 
 import csv
@@ -19,6 +27,7 @@ from tests.reliability.commands import finish, tfvision
 from tfvision.data import aligned_splits, shapes_two_views
 from tfvision.models.classifier import ImageClassifier
 from tfvision.models.cotraining import CoTraining
+from tfvision.models.moco import SmallCNN
 from tfvision.recipes.cotraining.round_backup import RoundBackup
 from tfvision.recipes.cotraining.rounds import fit_rounds
 from tfvision.recipes.cotraining.view_callbacks import PerViewPlateau
@@ -29,9 +38,20 @@ COTRAIN = [
     "cotrain", "shapes", "--num-shapes", "60", "--labelled-fraction", "0.5",
     "--test-fraction", "0.2", "--valid-fraction", "0.2", "--k", "4",
     "--rounds", str(ROUNDS), "--epochs-per-round", str(EPOCHS), "--steps-per-epoch", "2",
-    "--alpha", "0.35", "--weights", "shapes", "--image-size", "32", "--hidden-units", "8",
+    "--arch", "small_cnn", "--image-size", "32", "--hidden-units", "8",
     "--batch-size", "8", "--seed", "0", "--deterministic",
 ]
+
+
+@pytest.fixture(scope="module")
+def backbone_weights(tmp_path_factory):
+    """A `small_cnn` weights file: the command's pretrained, frozen backbone (`--weights`)."""
+    path = str(tmp_path_factory.mktemp("backbone") / "small_cnn.weights.h5")
+    keras.utils.set_random_seed(1)
+    SmallCNN((32, 32, 3)).save_weights(path)
+    return path
+
+
 def read_state(save_dir):
     path = os.path.join(save_dir, "backup", "state.json")
     if not os.path.isfile(path):
@@ -50,9 +70,12 @@ def view_weights(save_dir):
             for i in range(2)]
 
 
-def test_kill_9_mid_round_then_the_same_command_resumes_and_matches_a_fresh_run(tmp_path):
+def test_kill_9_mid_round_then_the_same_command_resumes_and_matches_a_fresh_run(
+    backbone_weights, tmp_path
+):
     save_dir = str(tmp_path / "run")
-    process = tfvision(*COTRAIN, "--save-dir", save_dir)
+    command = [*COTRAIN, "--weights", backbone_weights]
+    process = tfvision(*command, "--save-dir", save_dir)
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline and process.poll() is None:
         state = read_state(save_dir)
@@ -66,7 +89,7 @@ def test_kill_9_mid_round_then_the_same_command_resumes_and_matches_a_fresh_run(
     done = (killed["round"] - 1) * EPOCHS + killed["epoch"]  # epochs saved before the kill
     assert 2 <= done < ROUNDS * EPOCHS and not killed["complete"]
 
-    output = finish(tfvision(*COTRAIN, "--save-dir", save_dir))
+    output = finish(tfvision(*command, "--save-dir", save_dir))
     assert (f"Resuming the run in {save_dir} at round {killed['round']} after epoch "
             f"{killed['epoch']}") in output
     every_epoch = [(r, e) for r in range(1, ROUNDS + 1) for e in range(1, EPOCHS + 1)]
@@ -86,7 +109,7 @@ def test_kill_9_mid_round_then_the_same_command_resumes_and_matches_a_fresh_run(
 
     # --no-resume starts again from round 1; with the seed it is the uninterrupted
     # run, and the resumed run ended with exactly its weights and history.
-    output = finish(tfvision(*COTRAIN, "--save-dir", save_dir, "--no-resume"))
+    output = finish(tfvision(*command, "--save-dir", save_dir, "--no-resume"))
     assert "Resuming" not in output
     assert epoch_rows(save_dir) == [(r, e, 1) for r, e in every_epoch]
     with open(os.path.join(save_dir, "history.json")) as handle:
@@ -110,8 +133,9 @@ def cotraining():
 
 
 def _classifier(class_names=("a", "b")):
-    return ImageClassifier(list(class_names), image_size=32, alpha=0.35, backbone_weights="shapes",
-                           hidden_units=(4,), dropout=0.5)
+    return ImageClassifier(list(class_names), backbone="small_cnn", image_size=32,
+                           backbone_weights=None, freeze_backbone=False, hidden_units=(4,),
+                           dropout=0.5)
 
 
 CONFIG = {"rounds": 3, "epochs_per_round": 2, "k": 4, "batch_size": 8, "image_size": 32,

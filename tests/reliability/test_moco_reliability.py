@@ -20,11 +20,12 @@ from tfvision.models.moco import MoCo, SmallCNN
 from tfvision.training import load_checkpoint, read_checkpoint_state
 from tfvision.training.checkpoints import CheckpointCallback
 
+EPOCHS, STEPS = 4, 2  # steps per epoch: 64 images in batches of 32
 PRETRAIN = [
     "moco", "pretrain", "shapes", "--arch", "small_cnn", "--image-size", "32",
-    "--num-images", "128", "--batch-size", "32", "--queue-size", "80", "--hidden-dim", "32",
+    "--num-images", "64", "--batch-size", "32", "--queue-size", "80", "--hidden-dim", "32",
     "--projection-dim", "16", "--bn-splits", "2", "--symmetric", "--knn-every", "0",
-    "--seed", "0", "--deterministic", "--epochs", "6",
+    "--seed", "0", "--deterministic", "--epochs", str(EPOCHS),
 ]
 
 MIRRORED = textwrap.dedent(
@@ -119,22 +120,24 @@ def test_kill_9_during_pretraining_then_the_same_command_resumes(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     killed_at = read_checkpoint_state(last)["epoch"]  # epochs fully done before the kill
-    assert 2 <= killed_at < 6
+    assert 2 <= killed_at < EPOCHS
     kept = history(save_dir)[:killed_at]  # rows of the completed epochs, before the rerun
 
     output = finish(tfvision(*command))
-    assert f"Epoch {killed_at + 1}/6" in output and f"Epoch {killed_at}/6" not in output
+    assert (f"Epoch {killed_at + 1}/{EPOCHS}" in output
+            and f"Epoch {killed_at}/{EPOCHS}" not in output)
     rows = history(save_dir)
     # Every epoch once, in order: none lost, none the resumed run repeated; the
     # rows of the epochs done before the kill are untouched.
-    assert [int(row["epoch"]) for row in rows] == list(range(6))
+    assert [int(row["epoch"]) for row in rows] == list(range(EPOCHS))
     assert rows[:killed_at] == kept
     # The cosine schedule went on from the restored optimizer step: it ends at 0.
     assert float(rows[-1]["learning_rate"]) < 1e-7 < float(rows[0]["learning_rate"])
-    assert read_checkpoint_state(last)["epoch"] == 6
+    assert read_checkpoint_state(last)["epoch"] == EPOCHS
     model, _ = load_checkpoint(last)  # the checkpoint the kill may have cut is whole
-    assert int(model.queue_pointer.numpy()) == (6 * 4 * 2 * 32) % 80  # keys of every step once
-    assert model.optimizer.iterations.numpy() == 6 * 4
+    # The keys of every step once (the queue wrapped around; the pointer is not 0).
+    assert int(model.queue_pointer.numpy()) == (EPOCHS * STEPS * 2 * 32) % 80 != 0
+    assert model.optimizer.iterations.numpy() == EPOCHS * STEPS
     assert os.path.isfile(os.path.join(save_dir, "backbone.weights.h5"))
     resumed_rows, resumed_weights = rows, model.get_weights()
 
@@ -142,13 +145,13 @@ def test_kill_9_during_pretraining_then_the_same_command_resumes(tmp_path):
     # --deterministic, this uninterrupted run repeats the killed-and-resumed one
     # exactly — its history and its final weights (key encoder and queue included).
     output = finish(tfvision(*command, "--no-resume"))
-    assert "Epoch 1/6" in output
+    assert f"Epoch 1/{EPOCHS}" in output
     rows = history(save_dir)
-    assert [int(row["epoch"]) for row in rows] == list(range(6))
+    assert [int(row["epoch"]) for row in rows] == list(range(EPOCHS))
     assert rows[:killed_at] == kept
-    assert read_checkpoint_state(last)["epoch"] == 6
+    assert read_checkpoint_state(last)["epoch"] == EPOCHS
     model, _ = load_checkpoint(last)
-    assert model.optimizer.iterations.numpy() == 6 * 4
+    assert model.optimizer.iterations.numpy() == EPOCHS * STEPS
     for a, b in zip(resumed_weights, model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert [row["loss"] for row in rows] == [row["loss"] for row in resumed_rows]
