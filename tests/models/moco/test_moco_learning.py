@@ -26,6 +26,8 @@ def test_pretraining_lifts_knn_accuracy_above_random_initialisation():
                  symmetric=True)
     random_init = knn_accuracy(model, memory, test, num_classes=6, k=50)
     model.compile(optimizer=keras.optimizers.SGD(0.06, momentum=0.9, weight_decay=5e-4))
+    # Its slots now: made inside `fit`'s first step, they make the step trace twice.
+    model.optimizer.build(model.trainable_variables)
     model.fit(pairs, epochs=EPOCHS, verbose=0)
     pretrained = knn_accuracy(model, memory, test, num_classes=6, k=50)
     print(f"kNN accuracy: random init {random_init:.3f}, pretrained {pretrained:.3f}")
