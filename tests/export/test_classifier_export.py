@@ -130,3 +130,39 @@ def test_the_export_takes_the_models_evaluation_crop(tmp_path):
     centre, _ = load_images_for_model(pixels, 32)
     np.testing.assert_allclose(out["probabilities"], model.predict(whole, verbose=0), atol=1e-5)
     assert not np.allclose(out["probabilities"], model.predict(centre, verbose=0), atol=1e-3)
+
+
+def _large_constants(saved_model_path, min_elements=1000):
+    """The number of constants of >= `min_elements` values in the SavedModel's graph."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(saved_model_path, "saved_model.pb"), "rb") as file:
+        proto.ParseFromString(file.read())
+    graph = proto.meta_graphs[0].graph_def
+    nodes = [*graph.node, *(node for f in graph.library.function for node in f.node_def)]
+    return sum(1 for node in nodes if node.op == "Const"
+               and np.prod([d.size for d in node.attr["value"].tensor.tensor_shape.dim])
+               >= min_elements)
+
+
+def test_weights_are_stored_once_as_constants_or_as_variables_when_too_large(exported, tmp_path,
+                                                                              monkeypatch):
+    import tensorflow as tf
+
+    from tfvision.export import serving_signatures
+
+    model, path, images = exported
+    kernels = sum(1 for w in model.weights if np.prod(w.shape) >= 1000)
+    loaded = tf.saved_model.load(path)
+    assert not loaded.variables  # constants of the graph, read by both signatures:
+    assert _large_constants(path) == kernels  # each stored once
+    monkeypatch.setattr(serving_signatures, "MAX_FROZEN_WEIGHT_BYTES", 0)
+    variables = export_classifier(model, str(tmp_path), "variables", 1, top_k=2, warmup=False)
+    with_variables = tf.saved_model.load(variables)
+    assert len(with_variables.variables) >= len(model.weights)
+    assert _large_constants(variables) == 0
+    pixels = np.asarray(Image.open(images[2]).convert("RGB"), dtype=np.float32)[None]
+    outputs = [saved.signatures["predict_images"](images=tf.constant(pixels))["probabilities"]
+               for saved in (loaded, with_variables)]
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)

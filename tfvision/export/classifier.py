@@ -8,6 +8,7 @@ from tfvision.export.layout import version_dir
 from tfvision.export.registry import register_exporter, register_inference
 from tfvision.export.serving_signatures import (
     decode_image_batch,
+    frozen_network,
     names_to_return,
     top_k_outputs,
     write_saved_model,
@@ -53,8 +54,11 @@ def export_classifier(model, root, name, version, top_k=5, class_names=None, war
     k = max(1, min(int(top_k), len(names)))
     name_table = tf.constant(names)
 
+    network = frozen_network(model, lambda images: model(images, training=False),
+                             tf.TensorSpec([None, size, size, 3], tf.float32))
+
     def postprocess(images):
-        return top_k_outputs(model(images, training=False), name_table, k)
+        return top_k_outputs(network(images), name_table, k)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_bytes(image_bytes):

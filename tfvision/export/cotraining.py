@@ -8,6 +8,7 @@ from tfvision.export.layout import version_dir
 from tfvision.export.registry import register_exporter, register_inference
 from tfvision.export.serving_signatures import (
     decode_image_batch,
+    frozen_network,
     names_to_return,
     top_k_outputs,
     write_saved_model,
@@ -55,8 +56,12 @@ def export_cotraining(cotraining, root, name, version, top_k=5, class_names=None
     k = max(1, min(int(top_k), len(names)))
     name_table = tf.constant(names)
 
+    network = frozen_network(cotraining, lambda view0, view1: cotraining((view0, view1),
+                                                                          training=False),
+                             *(tf.TensorSpec([None, side, side, 3], tf.float32) for side in sizes))
+
     def postprocess(view0, view1):
-        outputs = cotraining((view0, view1), training=False)
+        outputs = network(view0, view1)
         result = top_k_outputs(outputs["ensemble"], name_table, k)
         result["view0_probabilities"] = outputs["view0"]
         result["view1_probabilities"] = outputs["view1"]

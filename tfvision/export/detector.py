@@ -8,7 +8,11 @@ from tfvision.export.inference import RESIZE_SQUARE, InferenceGraph, resize_squa
 from tfvision.export.layout import version_dir
 from tfvision.export.litert_postprocess import center_size_anchors, detection_postprocess
 from tfvision.export.registry import register_exporter, register_inference
-from tfvision.export.serving_signatures import names_to_return, write_saved_model
+from tfvision.export.serving_signatures import (
+    frozen_network,
+    names_to_return,
+    write_saved_model,
+)
 from tfvision.export.warmup_requests import shape_image_examples
 from tfvision.layers.box_coder import SSDBoxCoder
 
@@ -52,9 +56,12 @@ def export_detector(model, root, name, version, class_names=None, warmup=True):
     # Index -1 (padding) gathers the trailing "".
     name_table = tf.constant(names + [""])
 
+    network = frozen_network(model, lambda images: model.postprocess(model(images, training=False)),
+                             tf.TensorSpec([None, size, size, 3], tf.float32))
+
     def detect(images, original_sizes):
         # images [N, S, S, 3]; original_sizes float32 [N, 2] (height, width).
-        detections = model.postprocess(model(images, training=False))
+        detections = network(images)
         boxes = tf.cast(detections["boxes"], tf.float32)  # [N, K, 4] relative yxyx
         classes = tf.cast(detections["classes"], tf.int32)
         height, width = original_sizes[:, 0, None], original_sizes[:, 1, None]  # [N, 1]

@@ -6,7 +6,11 @@ from tfvision.data.transforms import DEFAULT_CROP_FRACTION, resize_short_side_an
 from tfvision.export.inference import RESIZE_CENTER_CROP, InferenceGraph
 from tfvision.export.layout import version_dir
 from tfvision.export.registry import register_exporter, register_inference
-from tfvision.export.serving_signatures import decode_image_batch, write_saved_model
+from tfvision.export.serving_signatures import (
+    decode_image_batch,
+    frozen_network,
+    write_saved_model,
+)
 from tfvision.export.warmup_requests import shape_image_examples
 
 
@@ -42,8 +46,8 @@ def export_embedding(model, root, name, version, warmup=True):
     path = version_dir(root, name, version)
     size = _input_side(model)
 
-    def embed(images):
-        return _embed(model, images)
+    embed = frozen_network(model, lambda images: _embed(model, images),
+                           tf.TensorSpec([None, size, size, 3], tf.float32))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_bytes(image_bytes):
