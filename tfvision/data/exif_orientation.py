@@ -43,7 +43,7 @@ def exif_orientation(contents):
         int32 scalar in 1..8.
 
     Example:
-    >>> exif_orientation(tf.io.encode_png(tf.zeros([2, 2, 3], tf.uint8))).numpy()
+    >>> int(exif_orientation(tf.io.encode_png(tf.zeros([2, 2, 3], tf.uint8))))
     1
     """
     head = tf.strings.substr(contents, 0, _HEADER_BYTES)

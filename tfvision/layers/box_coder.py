@@ -80,8 +80,11 @@ class SSDBoxCoder(BoxCoder):
 
     >>> coder = SSDBoxCoder()
     >>> anchors = [[0.0, 0.0, 0.4, 0.4]]
-    >>> codes = coder.encode(anchors, [[0.1, 0.1, 0.5, 0.5]])  # [[2.5, 2.5, 0, 0]]
-    >>> coder.decode(anchors, codes)  # [[0.1, 0.1, 0.5, 0.5]]
+    >>> codes = coder.encode(anchors, [[0.1, 0.1, 0.5, 0.5]])
+    >>> codes.numpy().tolist()
+    [[2.5, 2.5, 0.0, 0.0]]
+    >>> coder.decode(anchors, codes).numpy().tolist()
+    [[0.1, 0.1, 0.5, 0.5]]
     """
 
     def __init__(self, variances=(0.1, 0.2), clamp=SSD_CLAMP):
@@ -128,8 +131,8 @@ class BoundedBoxCoder(BoxCoder):
     Example:
 
     >>> coder = BoundedBoxCoder()
-    >>> coder.decode([[0.0, 0.0, 0.25, 0.25]], [[0.0, 0.0, 0.0, 0.0]], grid_size=4)
-    ... # [[0.0, 0.0, 0.25, 0.25]], the anchor itself
+    >>> coder.decode([[0.0, 0.0, 0.25, 0.25]], [[0.0, 0.0, 0.0, 0.0]], grid_size=4).numpy().tolist()
+    [[0.0, 0.0, 0.25, 0.25]]
     """
 
     def encode(self, anchors, boxes, grid_size=None):

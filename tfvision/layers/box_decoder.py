@@ -36,7 +36,8 @@ class BoxDecoder(keras.layers.Layer):
 
     >>> decoder = BoxDecoder()
     >>> anchors = ops.convert_to_tensor([[0.25, 0.25, 0.75, 0.75]])
-    >>> decoder(ops.zeros((1, 1, 4)), anchors)  # [[[0.25, 0.25, 0.75, 0.75]]]
+    >>> decoder(ops.zeros((1, 1, 4)), anchors).numpy().tolist()
+    [[[0.25, 0.25, 0.75, 0.75]]]
     """
 
     def __init__(self, coding="ssd", variances=SSD_VARIANCES, clip=True, **kwargs):

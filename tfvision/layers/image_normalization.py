@@ -50,8 +50,8 @@ class ImageNormalization(keras.layers.Layer):
     Example:
 
     >>> layer = ImageNormalization("tf")
-    >>> layer(keras.ops.convert_to_tensor([[[[0.0, 127.5, 255.0]]]]))
-    ... # [[[[-1., 0., 1.]]]]
+    >>> layer(keras.ops.convert_to_tensor([[[[0.0, 127.5, 255.0]]]])).numpy().tolist()
+    [[[[-1.0, 0.0, 1.0]]]]
     """
 
     def __init__(self, mode="tf", grayscale=False, **kwargs):

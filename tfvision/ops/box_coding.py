@@ -56,8 +56,8 @@ def encode_ssd(boxes, anchors, variances=SSD_VARIANCES):
         authors' Caffe implementation.
 
     Example:
-    >>> encode_ssd([[0.1, 0.1, 0.5, 0.5]], [[0.0, 0.0, 0.4, 0.4]])
-    ... # [[2.5, 2.5, 0.0, 0.0]]
+    >>> encode_ssd([[0.1, 0.1, 0.5, 0.5]], [[0.0, 0.0, 0.4, 0.4]]).numpy().tolist()
+    [[2.5, 2.5, 0.0, 0.0]]
     """
     center, size = _center_size(boxes)
     anchor_center, anchor_size = _center_size(anchors)
@@ -90,8 +90,8 @@ def decode_ssd(deltas, anchors, variances=SSD_VARIANCES, clamp=SSD_CLAMP):
         Liu et al., "SSD: Single Shot MultiBox Detector", ECCV 2016, §2.2.
 
     Example:
-    >>> decode_ssd([[2.5, 2.5, 0.0, 0.0]], [[0.0, 0.0, 0.4, 0.4]])
-    ... # [[0.1, 0.1, 0.5, 0.5]]
+    >>> decode_ssd([[2.5, 2.5, 0.0, 0.0]], [[0.0, 0.0, 0.4, 0.4]]).numpy().tolist()
+    [[0.1, 0.1, 0.5, 0.5]]
     """
     deltas = ops.convert_to_tensor(deltas, "float32")
     anchor_center, anchor_size = _center_size(anchors)
@@ -134,8 +134,8 @@ def decode_bounded(activations, anchors, grid_size):
         ECCV 2016, for the anchors.
 
     Example:
-    >>> decode_bounded([[0.0, 0.0, 0.0, 0.0]], [[0.0, 0.0, 0.25, 0.25]], 4)
-    ... # [[0.0, 0.0, 0.25, 0.25]], the anchor itself
+    >>> decode_bounded([[0.0, 0.0, 0.0, 0.0]], [[0.0, 0.0, 0.25, 0.25]], 4).numpy().tolist()
+    [[0.0, 0.0, 0.25, 0.25]]
     """
     bounded = ops.tanh(ops.convert_to_tensor(activations, "float32"))
     anchor_center, anchor_size = _center_size(anchors)
@@ -164,8 +164,8 @@ def encode_bounded(boxes, anchors, grid_size):
         fast.ai 2018 part 2, lesson 9 (`actn_to_bb`, inverted).
 
     Example:
-    >>> encode_bounded([[0.0, 0.0, 0.25, 0.25]], [[0.0, 0.0, 0.25, 0.25]], 4)
-    ... # [[0.0, 0.0, 0.0, 0.0]]
+    >>> encode_bounded([[0.0, 0.0, 0.25, 0.25]], [[0.0, 0.0, 0.25, 0.25]], 4).numpy().tolist()
+    [[0.0, 0.0, 0.0, 0.0]]
     """
     center, size = _center_size(boxes)
     anchor_center, anchor_size = _center_size(anchors)

@@ -56,8 +56,9 @@ def convert_format(boxes, source, target, height=None, width=None):
         ValueError: for an unknown format or a missing image size.
 
     Example:
-    >>> convert_format([[10., 20., 30., 60.]], "xyxy", "rel_yxyx",
-    ...                height=100, width=200)  # [[0.2, 0.05, 0.6, 0.15]]
+    >>> boxes = convert_format([[10., 20., 30., 60.]], "xyxy", "rel_yxyx", height=100, width=200)
+    >>> boxes.numpy().tolist()
+    [[0.2, 0.05, 0.6, 0.15]]
     """
     source = _check_format("source", source)
     target = _check_format("target", target)
@@ -90,7 +91,8 @@ def to_internal(boxes, bounding_box_format, height=None, width=None):
         float32 tensor `[..., 4]`, `[y_min, x_min, y_max, x_max]` in 0..1.
 
     Example:
-    >>> to_internal([[0.1, 0.2, 0.5, 0.6]], "rel_xyxy")  # [[0.2, 0.1, 0.6, 0.5]]
+    >>> to_internal([[0.1, 0.2, 0.5, 0.6]], "rel_xyxy").numpy().tolist()
+    [[0.2, 0.1, 0.6, 0.5]]
     """
     return convert_format(boxes, bounding_box_format, INTERNAL_FORMAT, height, width)
 
@@ -109,7 +111,7 @@ def from_internal(boxes, bounding_box_format, height=None, width=None):
         float32 tensor `[..., 4]` in `bounding_box_format`.
 
     Example:
-    >>> from_internal([[0.2, 0.1, 0.6, 0.5]], "xywh", height=10, width=10)
-    ... # [[1., 2., 4., 4.]]
+    >>> from_internal([[0.2, 0.1, 0.6, 0.5]], "xywh", height=10, width=10).numpy().tolist()
+    [[1.0, 2.0, 4.0, 4.0]]
     """
     return convert_format(boxes, INTERNAL_FORMAT, bounding_box_format, height, width)

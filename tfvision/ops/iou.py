@@ -16,7 +16,8 @@ def box_area(boxes):
         float tensor `[...]`.
 
     Example:
-    >>> box_area([[0.0, 0.0, 0.5, 0.2]])  # [0.1]
+    >>> box_area([[0.0, 0.0, 0.5, 0.2]]).numpy().tolist()
+    [0.1]
     """
     boxes = ops.convert_to_tensor(boxes, "float32")
     height = ops.maximum(boxes[..., 2] - boxes[..., 0], 0.0)
@@ -44,8 +45,8 @@ def iou_matrix(boxes_a, boxes_b):
         (matching default boxes by Jaccard overlap).
 
     Example:
-    >>> iou_matrix([[0., 0., 1., 1.]], [[0., 0., 1., 0.5], [2., 2., 3., 3.]])
-    ... # [[0.5, 0.0]]
+    >>> iou_matrix([[0., 0., 1., 1.]], [[0., 0., 1., 0.5], [2., 2., 3., 3.]]).numpy().tolist()
+    [[0.5, 0.0]]
     """
     a = ops.convert_to_tensor(boxes_a, "float32")
     b = ops.convert_to_tensor(boxes_b, "float32")

@@ -57,7 +57,8 @@ def match_anchors(anchors, gt_boxes, gt_labels, iou_threshold=0.5):
     >>> anchors = [[0., 0., .5, .5], [.5, .5, 1., 1.]]
     >>> out = match_anchors(anchors, [[[0., 0., .5, .4], [0., 0., 0., 0.]]],
     ...                     [[3, -1]])
-    >>> out["matched_labels"]  # [[3, -1]]
+    >>> out["matched_labels"].numpy().tolist()
+    [[3, -1]]
     """
     anchors = ops.convert_to_tensor(anchors, "float32")
     gt_boxes = ops.convert_to_tensor(gt_boxes, "float32")

@@ -28,7 +28,8 @@ def assign_targets(anchors, gt_boxes, gt_labels, iou_threshold=0.5, encode=encod
 
     >>> anchors = ops.convert_to_tensor([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0]])
     >>> targets = assign_targets(anchors, [[[0.0, 0.0, 0.4, 0.5]]], [[3]])
-    >>> targets["labels"]  # [[3, -1]]
+    >>> targets["labels"].numpy().tolist()
+    [[3, -1]]
     """
     match = match_anchors(anchors, gt_boxes, gt_labels, iou_threshold)
     positive = match["positive"]

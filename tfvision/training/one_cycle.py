@@ -36,8 +36,8 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     Example:
     >>> schedule = OneCycleSchedule(1e-3, total_steps=100)
-    >>> float(schedule(0)), float(schedule(12.5)), float(schedule(100))
-    (5e-05, 0.001, 5e-05)
+    >>> [round(float(schedule(step)), 6) for step in (0, 12.5, 100)]
+    [5e-05, 0.001, 5e-05]
     """
 
     def __init__(self, max_learning_rate, total_steps, ratio=20.0, warmup_fraction=0.125):

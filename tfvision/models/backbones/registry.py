@@ -78,7 +78,8 @@ def build_backbone(arch, image_size, weights=None, alpha=1.0, pooling="avg", **k
 
     Example:
     >>> backbone = build_backbone("mobilenet_v2", 96, alpha=0.35)
-    >>> backbone.output_shape  # (None, 1280)
+    >>> backbone.output_shape
+    (None, 1280)
     """
     spec = backbone_spec(arch)
     if alpha != 1.0 and not spec.width_multiplier:

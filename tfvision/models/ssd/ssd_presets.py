@@ -39,7 +39,8 @@ def ssd_anchor_scales(num_levels, min_scale=0.2, max_scale=0.95):
         - [Liu et al., 2016. SSD](https://arxiv.org/abs/1512.02325), §2.2.
 
     Example:
-    >>> ssd_anchor_scales(2)  # [(0.2, 0.436), (0.95, 0.975)]
+    >>> [(round(s, 3), round(s_prime, 3)) for s, s_prime in ssd_anchor_scales(2)]
+    [(0.2, 0.436), (0.95, 0.975)]
     """
     if num_levels < 1 or not 0.0 < min_scale <= max_scale:
         raise ValueError(
@@ -258,7 +259,8 @@ def ssd_multihead(
     Example:
     >>> model = ssd_multihead(["a", "b"], alpha=0.35, image_size=128,
     ...                       backbone_weights="shapes")
-    >>> model.num_anchors  # 63
+    >>> model.num_anchors
+    63
     """
     backbone = _backbone(backbone, alpha, image_size, backbone_weights)
     grid = int(backbone.pyramid_outputs["final"].shape[1])
