@@ -18,7 +18,7 @@ def find_saved_models(root):
         A dict `{model name: [version, ...]}`, versions ascending, names sorted.
 
     Example:
-    >>> find_saved_models("saved_models")  # doctest: +SKIP
+    >>> find_saved_models("saved_models")
     {'shapes_classifier': [1, 2]}
     """
     if not os.path.isdir(root):

@@ -76,7 +76,7 @@ def write_model_config(saved_models_root, base_path="/models", version_policy="a
         https://www.tensorflow.org/tfx/serving/serving_config
 
     Example:
-    >>> write_model_config("saved_models")  # doctest: +SKIP
+    >>> write_model_config("saved_models")
     ('saved_models/models.config', 'saved_models/batching_parameters.txt')
     """
     from google.protobuf import text_format

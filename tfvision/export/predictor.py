@@ -62,9 +62,10 @@ class Predictor:
         class_names: list of str, or `None`.
 
     Example:
-    >>> predictor = Predictor.open("exports/shapes/1/model.tflite")  # doctest: +SKIP
-    >>> predictor.predict(["circle.png"])["class_ids"]  # doctest: +SKIP
-    array([[0, 4, 2, 1, 5]], dtype=int32)
+    >>> predictor = Predictor.open("saved_models/shapes_classifier/1")  # or a .tflite, .onnx
+    >>> outputs = predictor.predict(["circle.png"])
+    >>> outputs["class_ids"].shape, outputs["probabilities"].shape  # top 5 of 6 classes
+    ((1, 5), (1, 6))
     """
 
     def __init__(self, path, artifact_format_, task, inputs, class_names):

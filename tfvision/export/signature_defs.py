@@ -22,7 +22,7 @@ def read_signature_defs(saved_model_dir):
         `__saved_model_init_op` entry.
 
     Example:
-    >>> sorted(read_signature_defs("saved_models/shapes/1"))  # doctest: +SKIP
+    >>> sorted(read_signature_defs("saved_models/shapes_classifier/1"))
     ['predict_images', 'serving_default']
     """
     path = os.path.join(saved_model_dir, "saved_model.pb")

@@ -72,8 +72,10 @@ def write_warmup_requests(saved_model_dir, model_name, examples, signature_name=
         https://www.tensorflow.org/tfx/serving/saved_model_warmup
 
     Example:
-    >>> write_warmup_requests("saved_models/shapes/1", "shapes",
-    ...                       [{"image_bytes": [png_bytes]}])  # doctest: +SKIP
+    >>> png_bytes = tf.io.encode_png(tf.zeros([32, 32, 3], tf.uint8)).numpy()
+    >>> write_warmup_requests("saved_models/shapes_classifier/1", "shapes_classifier",
+    ...                       [{"image_bytes": [png_bytes]}])
+    'saved_models/shapes_classifier/1/assets.extra/tf_serving_warmup_requests'
     """
     from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 

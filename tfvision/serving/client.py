@@ -32,7 +32,8 @@ class Client:
         protocol: str. `"rest"` or `"grpc"`. Defaults to `"rest"`.
         timeout: float. Seconds per request. Defaults to `30`.
 
-    Example:
+    Example (it needs a running server, `tfvision serve saved_models`, so the test
+    suite does not run it):
     >>> client = Client("http://127.0.0.1:8501")  # doctest: +SKIP
     >>> client.predict("shapes", ["star.png"])["classes"]  # doctest: +SKIP
     array([[b'star', b'circle', ...]], dtype=object)

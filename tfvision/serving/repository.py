@@ -149,8 +149,8 @@ class ModelRepository:
         root: str. A TF Serving model root (`root/<name>/<version>/`).
 
     Example:
-    >>> repository = ModelRepository("saved_models")  # doctest: +SKIP
-    >>> repository.get("shapes_classifier").version  # doctest: +SKIP
+    >>> repository = ModelRepository("saved_models")
+    >>> repository.get("shapes_classifier").version
     2
     """
 

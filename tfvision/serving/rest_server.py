@@ -80,7 +80,7 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
     Returns:
         A `fastapi.FastAPI` application.
 
-    Example:
+    Example (it serves until stopped, so the test suite does not run it):
     >>> app = create_app(ModelRepository("saved_models"))  # doctest: +SKIP
     >>> uvicorn.run(app, port=8501)  # doctest: +SKIP
     """

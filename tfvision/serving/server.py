@@ -31,7 +31,7 @@ def serve(root, host="127.0.0.1", port=8501, grpc_port=None,
     Returns:
         0 once stopped.
 
-    Example:
+    Example (it serves until stopped, so the test suite does not run it):
     >>> serve("saved_models", port=8501, grpc_port=8500)  # doctest: +SKIP
     """
     repository = ModelRepository(root)

@@ -186,8 +186,10 @@ def image_folder(
             category-names JSON, or (with `strict`) a file that does not decode.
 
     Example:
-    >>> data = image_folder("data/shapes", "valid", image_size=96)  # doctest: +SKIP
-    >>> images, labels = next(iter(data.dataset))  # doctest: +SKIP
+    >>> data = image_folder("data/shapes", "valid", image_size=96)
+    >>> images, labels = next(iter(data.dataset))
+    >>> images.shape, labels.shape
+    (TensorShape([6, 96, 96, 3]), TensorShape([6]))
     """
     directory = _split_dir(data_dir, split)
     if class_names is None:

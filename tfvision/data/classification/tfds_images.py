@@ -129,7 +129,10 @@ def tfds_images(
         ValueError: unknown dataset name or features.
 
     Example:
-    >>> data = tfds_images("cifar10", "test", image_size=32)  # doctest: +SKIP
+    >>> data = tfds_images("cifar10", "test", image_size=32)
+    >>> images, labels = next(iter(data.dataset))
+    >>> images.shape[1:], images.dtype.name
+    (TensorShape([32, 32, 3]), 'float32')
     """
     builder = _prepare(name, data_dir, download)
     label_feature = _class_label_feature(builder, name, image_key, label_key)

@@ -156,7 +156,9 @@ def csv_detection(
         "labels": [B, M]})`.
 
     Example:
-    >>> data = csv_detection("boxes.csv", "images", 224, 16)  # doctest: +SKIP
+    >>> data = csv_detection("boxes.csv", "images", 224, 16)
+    >>> data.num_examples, data.class_names
+    (4, ['circle', 'cross', 'ring', 'square', 'star', 'triangle'])
     """
     class_names, by_id = csv_class_names(class_source or csv_file)
     if not class_names:

@@ -81,7 +81,9 @@ def voc_detection(
         Everingham et al., "The PASCAL Visual Object Classes (VOC) Challenge", IJCV 2010.
 
     Example:
-    >>> data = voc_detection("voc2007", "train", 320, 16)  # doctest: +SKIP
+    >>> data = voc_detection("voc2007", "train", 320, 16)
+    >>> data.num_classes, data.class_names[:3]
+    (20, ['aeroplane', 'bicycle', 'bird'])
     """
     if name not in VOC_NAMES:
         raise ValueError(f"`name` must be one of {sorted(VOC_NAMES)}. Received: name={name!r}")

@@ -261,7 +261,9 @@ def yolo_detection(
         "labels": [B, M]})`; `class_names` are the YAML's `names`.
 
     Example:
-    >>> data = yolo_detection("datasets/coco8/data.yaml", "valid", 320, 16)  # doctest: +SKIP
+    >>> data = yolo_detection("datasets/coco8/data.yaml", "valid", 320, 16)
+    >>> data.num_examples, data.class_names
+    (4, ['circle', 'cross', 'ring', 'square', 'star', 'triangle'])
     """
     records, root, class_names, problems, num_annotations = read_yolo_annotations(
         data_yaml, split, strict)

@@ -105,8 +105,16 @@ class KNNMonitor(keras.callbacks.Callback):
         verbose: bool, print the accuracy. Defaults to `True`.
 
     Example:
-    >>> monitor = KNNMonitor(memory.dataset, test.dataset, 6)  # doctest: +SKIP
-    >>> model.fit(pairs, epochs=10, callbacks=[monitor])  # doctest: +SKIP
+    >>> import tensorflow as tf
+    >>> features = np.eye(4, 8, dtype="float32")  # one image per class, as features
+    >>> memory = tf.data.Dataset.from_tensor_slices((features, np.arange(4))).batch(4)
+    >>> encoder = keras.Sequential([keras.layers.Identity()])  # stands for MoCo's encoder
+    >>> monitor = KNNMonitor(memory, memory, num_classes=4, k=1, verbose=False)
+    >>> monitor.set_model(encoder)  # what `model.fit(pairs, callbacks=[monitor])` does
+    >>> logs = {}
+    >>> monitor.on_epoch_end(0, logs)
+    >>> logs
+    {'knn_accuracy': 1.0}
     """
 
     def __init__(self, memory_data, test_data, num_classes, every_n_epochs=1, k=200,

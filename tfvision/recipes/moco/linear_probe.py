@@ -75,7 +75,12 @@ def linear_probe(train_features, train_labels, test_features, test_labels, label
         `num_classes`, and the trained `classifier` (`keras.Sequential`).
 
     Example:
-    >>> result = linear_probe(x, y, x_test, y_test, 0.1, classes=[0, 1])  # doctest: +SKIP
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.arange(80) % 4
+    >>> features = np.eye(4, 8)[labels] + rng.normal(0, 0.1, (80, 8))  # one cluster per class
+    >>> result = linear_probe(features, labels, features, labels, 0.5, classes=[0, 1], epochs=20)
+    >>> result["num_train"], result["num_test"], result["num_classes"], result["accuracy"] > 0.9
+    (20, 40, 2, True)
     """
     train_features, train_labels = select_classes(train_features, train_labels, classes)
     test_features, test_labels = select_classes(test_features, test_labels, classes)

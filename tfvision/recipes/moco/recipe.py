@@ -166,9 +166,12 @@ def pretrain_moco(
     Returns:
         `(model, history)`: the `MoCo` model and `{metric: [values]}` of this call.
 
-    Example:
-    >>> model, history = pretrain_moco("shapes", "runs/moco", arch="small_cnn",
-    ...                                image_size=32, epochs=2)  # doctest: +SKIP
+    Example (trains for about half a minute, so `make test-slow` runs it):
+    >>> model, history = pretrain_moco("shapes", "runs/moco", arch="small_cnn", image_size=32,
+    ...                                epochs=2, batch_size=32, queue_size=64, num_images=128,
+    ...                                verbose=0)
+    >>> len(history["loss"]), sorted(os.listdir("runs/moco"))[:3]
+    (2, ['backbone.weights.h5', 'best.keras', 'history.csv'])
     """
     from tfvision.data.pairs.positive_pairs import positive_pairs_dataset
 
