@@ -75,10 +75,10 @@ def frozen_network(model, function, *input_specs):
     """`function` of `model`, traced on `input_specs`, with the weights as constants.
 
     Both signatures of a SavedModel call the one frozen function, so the
-    weights are stored once, in the graph. As constants, TensorFlow's CPU
-    kernels prepare them once instead of on every call (oneDNN keeps its
-    reordered convolution filters) and grappler's constant folding reaches
-    them: MobileNetV2 1.0 at 224 px answers about 1.2x sooner than with
+    weights are stored once, in the graph. As constants, grappler's constant
+    folding reaches them and TensorFlow's CPU kernels may prepare them once
+    instead of on every call (we measured the gain, not which gives it):
+    MobileNetV2 1.0 at 224 px answers about 1.2x sooner than with
     variables (`benchmarks/export_latency.py`). Models whose weights pass
     `MAX_FROZEN_WEIGHT_BYTES` keep their variables and `function` is returned
     as it is.
