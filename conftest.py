@@ -41,11 +41,8 @@ def _csv():
 
     written = write_csv_detection("csv_files", 4, "train", image_size=64)
     os.replace(written["annotation_file"], "boxes.csv")
-    os.replace(written["image_dir"], "images/all")
-    # The CSV names files relative to its image folder: `images`.
-    for name in os.listdir("images/all"):
-        os.replace(os.path.join("images/all", name), os.path.join("images", name))
-    os.rmdir("images/all")
+    # The CSV names files relative to its image folder, which COCO's `images/train` shares.
+    shutil.copytree(written["image_dir"], "images", dirs_exist_ok=True)
     shutil.rmtree("csv_files")
 
 
