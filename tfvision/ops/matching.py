@@ -37,17 +37,18 @@ def match_anchors(anchors, gt_boxes, gt_labels, iou_threshold=0.5):
 
     Returns:
         dict of tensors:
-        - `"matched_gt_index"`: int32 `[B, N]`, index into `M` of the matched
-          ground truth (for background anchors: the best valid one, or 0 —
-          mask with `"positive"`).
-        - `"positive"`: bool `[B, N]`, the anchor matches a ground truth.
-        - `"matched_boxes"`: float32 `[B, N, 4]`, the matched box; a
-          background anchor gets the anchor itself, so encoding it gives
-          finite zero offsets.
-        - `"matched_labels"`: int32 `[B, N]`, the matched label or
-          `BACKGROUND` (`-1`).
-        - `"matched_iou"`: float32 `[B, N]`, IoU of the anchor with its
-          matched box (for background: its best valid IoU, 0 if none).
+
+            - `"matched_gt_index"`: int32 `[B, N]`, index into `M` of the matched
+              ground truth (for background anchors: the best valid one, or 0 —
+              mask with `"positive"`).
+            - `"positive"`: bool `[B, N]`, the anchor matches a ground truth.
+            - `"matched_boxes"`: float32 `[B, N, 4]`, the matched box; a
+              background anchor gets the anchor itself, so encoding it gives
+              finite zero offsets.
+            - `"matched_labels"`: int32 `[B, N]`, the matched label or
+              `BACKGROUND` (`-1`).
+            - `"matched_iou"`: float32 `[B, N]`, IoU of the anchor with its
+              matched box (for background: its best valid IoU, 0 if none).
 
     References:
         Liu et al., "SSD: Single Shot MultiBox Detector", ECCV 2016, §2.2

@@ -161,8 +161,8 @@ def train_detector(
             Defaults to `"map"`.
         eval_every: int, epochs between validation mAP evaluations; `0`
             computes none (and needs `monitor="loss"`). Defaults to `1`.
-        seed, mixed_precision, require_gpu, deterministic, strategy, resume,
-            verbose: the run options (see `tfvision.training.RunOptions`);
+        seed, mixed_precision, require_gpu, deterministic, strategy, resume, verbose: the
+            run options (see `tfvision.training.RunOptions`);
             `seed` is required under `"multi-worker"`. Default to `None`,
             `"off"`, `False`, `False`, `"none"`, `True`, `1`.
 

@@ -110,7 +110,8 @@ def write_csv_detection(out_dir, num_images, split="train", image_size=96, seed=
     the class names (see `csv_detection`).
 
     Args:
-        as `write_coco_detection`.
+        out_dir, num_images, split, image_size, seed: as `write_coco_detection`.
+        image_format, max_objects, overwrite: as `write_coco_detection`.
 
     Returns:
         dict `{"spec", "annotation_file", "image_dir", "num_images", "num_boxes"}`.
@@ -149,7 +150,8 @@ def write_yolo_detection(out_dir, num_images, split="train", image_size=96, seed
     `OUT/data.yaml` (see `yolo_detection`).
 
     Args:
-        as `write_coco_detection`.
+        out_dir, num_images, split, image_size, seed: as `write_coco_detection`.
+        image_format, max_objects, overwrite: as `write_coco_detection`.
 
     Returns:
         dict `{"spec", "annotation_file", "image_dir", "num_images", "num_boxes"}`;

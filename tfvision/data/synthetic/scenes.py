@@ -237,12 +237,13 @@ def generate_shapes(num_images, image_size=96, seed=0, min_objects=1, max_object
 
     Returns:
         A dict of NumPy arrays:
-        - `"images"`: uint8 `[N, S, S, 3]`.
-        - `"boxes"`: float32 `[N, M, 4]`, relative `yxyx` tight boxes (0..1), zeros
-          at padding. Object 0 is the dominant object.
-        - `"labels"`: int32 `[N, M]`, indices into `SHAPE_CLASSES`, `-1` at padding.
-        - `"class_label"`: int32 `[N]`, the dominant object's class.
-        - `"multi_hot"`: float32 `[N, C]`, 1 for each class present.
+
+            - `"images"`: uint8 `[N, S, S, 3]`.
+            - `"boxes"`: float32 `[N, M, 4]`, relative `yxyx` tight boxes (0..1), zeros
+              at padding. Object 0 is the dominant object.
+            - `"labels"`: int32 `[N, M]`, indices into `SHAPE_CLASSES`, `-1` at padding.
+            - `"class_label"`: int32 `[N]`, the dominant object's class.
+            - `"multi_hot"`: float32 `[N, C]`, 1 for each class present.
 
     Example:
     >>> data = generate_shapes(8, image_size=64, seed=1)

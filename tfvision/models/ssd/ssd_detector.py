@@ -67,11 +67,13 @@ class SSDDetector(MultiWorkerTrainerMixin, keras.Model):
             or `None` for a `MultiboxLoss` of `classification`, `localization`,
             `focal_alpha`, `focal_gamma`, `negative_ratio`, `class_weights`.
             Defaults to `None`.
-        anchor_scales, aspect_ratios, head_type, coding, classification,
-            localization, focal_alpha, focal_gamma, negative_ratio: shortcuts
-            building the parts not handed in (none may go with its part),
-            `None` meaning the default listed in
-            `tfvision.models.ssd.ssd_parts`. Default to `None`.
+        anchor_scales, aspect_ratios, head_type, coding: shortcuts building
+            the parts not handed in (none may go with its part), `None`
+            meaning the default listed in `tfvision.models.ssd.ssd_parts`.
+            Default to `None`.
+        classification, localization, focal_alpha, focal_gamma, negative_ratio:
+            loss shortcuts, likewise (none may go with `loss`). Default to
+            `None`.
         class_weights: `None` or `C` floats, a loss shortcut: the
             classification loss weight of each class's positive anchors (see
             `tfvision.losses.class_balance_weights`). Defaults to `None`.

@@ -139,10 +139,9 @@ def train_cotraining(manifest, save_dir, labelled_fraction=0.25, test_fraction=0
         image_size: int, or `"auto"`: the views' typical shorter side rounded
             up to a multiple of 32 within `[64, 224]` (see
             `tfvision.data.image_sizes`). Defaults to `"auto"`.
-        (the others: see `aligned_splits`, `fit_rounds`, `ImageClassifier`;
-        `seed`, `mixed_precision`, `require_gpu`, `deterministic`, `strategy`,
-        `resume` and `verbose` are the run options, see
-        `tfvision.training.RunOptions`.)
+        seed, mixed_precision, require_gpu, deterministic, strategy, resume, verbose: the
+            run options, see `tfvision.training.RunOptions`. The other arguments: see
+            `aligned_splits`, `fit_rounds`, `ImageClassifier`.
         num_shapes: int. Samples of the built-in data. Defaults to `1000`.
         strategy: str. `tf.distribute` strategy name (see
             `tfvision.training.distribution_strategy`); each global batch of

@@ -144,8 +144,8 @@ def pretrain_moco(
             `build_encoder_backbone`). Default to `"mobilenet_v2"`, `0.35`,
             `64`, `1`. With a strategy, `bn_splits` splits each replica's part.
         epochs, batch_size: int. Default to `20`, `64` (the global batch).
-        queue_size, momentum, temperature, symmetric, projection_dim,
-            hidden_dims: the `MoCo` arguments. Default to `4096`, `0.99`,
+        queue_size, momentum, temperature, symmetric, projection_dim, hidden_dims: the
+            `MoCo` arguments. Default to `4096`, `0.99`,
             `0.2`, `False`, `128`, `(2048,)`.
         feature_grid: int, the `MoCo` features' grid (1: the backbone's global
             pooling). Defaults to `1`.
@@ -157,8 +157,8 @@ def pretrain_moco(
         augmentation: `PairAugmentation` or `None` (the data's default).
             With `grayscale_probability=1` every view is grey, and so is every
             image the model sees afterwards (`MoCo(grayscale=True)`).
-        seed, mixed_precision, require_gpu, deterministic, strategy, resume,
-            verbose: the run options (see `tfvision.training.RunOptions`;
+        seed, mixed_precision, require_gpu, deterministic, strategy, resume, verbose: the
+            run options (see `tfvision.training.RunOptions`;
             `resume` continues from `save_dir/last.keras`). Default to `0`,
             `"off"`, `False`, `False`, `"none"`, `True`, `1`.
         callbacks: extra `keras.callbacks.Callback`s. Defaults to `()`.
