@@ -16,7 +16,7 @@ CLASSIFIER_EPOCHS ?= 5
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: demo demo-classifier test test-slow test-quality bench quality clean
+.PHONY: demo demo-classifier test test-slow test-quality notebooks bench quality clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ test-slow: $(STAMP)
 # one test per process, so the four spread over both cores.
 test-quality: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist load -m quality
+
+# The four notebooks, each in a fresh kernel, saved with their outputs (about 4 minutes).
+notebooks: $(STAMP)
+	TFVISION_WRITE_NOTEBOOKS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile -m notebooks tests/notebooks
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "torch CPU build not installable; the PyTorch comparison will be skipped"

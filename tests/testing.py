@@ -55,7 +55,11 @@ NOTEBOOKS = os.path.join(os.path.dirname(__file__), "..", "notebooks")
 def run_notebook(name, work_dir, timeout):
     """Executes `notebooks/<name>` top to bottom in a fresh kernel inside `work_dir`.
 
-    Raises `CellExecutionError` on any failing cell or assert.
+    Raises `CellExecutionError` on any failing cell or assert. With the environment
+    variable `TFVISION_WRITE_NOTEBOOKS=1` (`make notebooks`), a successful run writes the
+    notebook back with its outputs: no execution timestamps, each cell's stream merged
+    into one output, so a rerun changes only the lines that print times. Files the
+    notebook writes stay in `work_dir`.
 
     Returns:
         `(printed, outputs, seconds)`: the text the code cells printed, their
@@ -64,8 +68,10 @@ def run_notebook(name, work_dir, timeout):
     import nbformat
     from nbclient import NotebookClient
 
-    notebook = nbformat.read(os.path.join(NOTEBOOKS, name), as_version=4)
+    path = os.path.join(NOTEBOOKS, name)
+    notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            record_timing=False, coalesce_streams=True,
                             resources={"metadata": {"path": str(work_dir)}})
     start = time.monotonic()
     client.execute()
@@ -73,4 +79,6 @@ def run_notebook(name, work_dir, timeout):
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    if os.environ.get("TFVISION_WRITE_NOTEBOOKS") == "1":
+        nbformat.write(notebook, path)
     return printed, outputs, seconds

@@ -8,8 +8,8 @@ BUDGET_SECONDS = 90
 
 
 # The notebook repeats the learning test's flow (tests/models/cotraining/test_learning.py)
-# in a fresh kernel: beyond the default suite's budget.
-@pytest.mark.slow
+# in a fresh kernel: `make notebooks`.
+@pytest.mark.notebooks
 def test_cotraining_notebook_executes(tmp_path):
     printed, outputs, elapsed = run_notebook("cotraining.ipynb", tmp_path, timeout=BUDGET_SECONDS * 4)
     assert "test accuracy: view 0" in printed and "moved_to_view0" in printed

@@ -8,7 +8,7 @@ import pytest
 from tests.testing import run_notebook
 
 
-@pytest.mark.slow  # about 70 s; tests/models/ssd/test_learning.py is the learning test
+@pytest.mark.notebooks  # about 140 s; tests/models/ssd/test_learning.py is the learning test
 def test_detection_notebook_executes(tmp_path):
     printed, outputs, elapsed = run_notebook("detection.ipynb", tmp_path, timeout=600)
     assert "63 anchors, 3 per cell" in printed

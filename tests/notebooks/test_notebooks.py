@@ -5,6 +5,7 @@ import pytest
 from tests.testing import run_notebook
 
 
+@pytest.mark.notebooks
 @pytest.mark.parametrize("name, budget_seconds", [("classifier.ipynb", 120)])
 def test_notebook_executes(name, budget_seconds, tmp_path):
     printed, outputs, elapsed = run_notebook(name, tmp_path, timeout=budget_seconds * 3)
