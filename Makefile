@@ -15,13 +15,14 @@ CLASSIFIER_EPOCHS ?= 5
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
+export NO_MKDOCS_2_WARNING ?= 1
 
-.PHONY: demo demo-classifier test test-slow test-quality notebooks bench quality clean
+.PHONY: demo demo-classifier test test-slow test-quality notebooks docs browser bench quality clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,deploy]"
+	$(BIN)/python -m pip install --quiet -e ".[test,deploy,docs]"
 	touch $(STAMP)
 
 # The main job: SSDLite-MobileNetV2 on the built-in shapes — train, mAP, export, plot.
@@ -55,17 +56,31 @@ demo-classifier: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m slow
+
+# Headless Chromium for the docs site's browser test (tests/docs): Debian's packages, where
+# this machine can install them; elsewhere that test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "Chromium could not be installed: the docs site's browser test will be skipped"
+
+# The documentation site in site/ (MkDocs, strict: a broken link or reference fails it).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
 
 # The learning tests on the real digits of `make quality` (about 25 minutes; not in .ci/run):
 # one test per process, so the four spread over both cores.
 test-quality: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist load -m quality
 
-# The four notebooks, each in a fresh kernel, saved with their outputs (about 4 minutes).
+# The four notebooks, each in a fresh kernel, saved with their outputs (about 4 minutes);
+# their pictures are copied to docs/images/notebooks/ for the README and the docs' gallery.
 notebooks: $(STAMP)
 	TFVISION_WRITE_NOTEBOOKS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile -m notebooks tests/notebooks
+	$(BIN)/python docs/hooks.py
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet torch==2.13.0 || echo "torch CPU build not installable; the PyTorch comparison will be skipped"
