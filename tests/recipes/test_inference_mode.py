@@ -18,6 +18,7 @@ import tensorflow as tf
 pytest.importorskip("sklearn")
 
 from benchmarks.quality import digits  # noqa: E402
+from tests.testing import build_optimizer  # noqa: E402
 from tfvision.data.detection.pipeline import synthetic_detection  # noqa: E402
 from tfvision.data.pairs.positive_pairs import positive_pairs  # noqa: E402
 from tfvision.models.classifier import ImageClassifier  # noqa: E402
@@ -61,11 +62,6 @@ def _assert_inference_matches_training(predict, images, labels, learned=0.5):
     assert abs(inference - with_batch_statistics) <= 0.05, (inference, with_batch_statistics)
 
 
-def _build_optimizer(model):
-    """The optimizer's slots now: made inside `fit`'s first step, they make it trace twice."""
-    model.optimizer.build(model.trainable_variables)
-
-
 def _classifier():
     return ImageClassifier(NAMES, alpha=0.35, image_size=SIZE, backbone_weights=None,
                            freeze_backbone=False, hidden_units=())
@@ -76,7 +72,7 @@ def test_classifier(scans):
     keras.utils.set_random_seed(0)
     model = _classifier()
     model.compile(learning_rate=1e-3)
-    _build_optimizer(model)
+    build_optimizer(model)
     data = tf.data.Dataset.from_tensor_slices((images, labels)).batch(BATCH)
     model.fit(data, epochs=3, verbose=0, callbacks=[PreciseBatchNorm(data)])
     _assert_inference_matches_training(lambda x, training: model(x, training=training),
@@ -103,7 +99,7 @@ def test_moco_encoder(scans):
     keras.utils.set_random_seed(0)
     model = MoCo(build_encoder_backbone("mobilenet_v2", SIZE, alpha=0.35), queue_size=256)
     model.compile(optimizer=keras.optimizers.SGD(0.06, momentum=0.9))
-    _build_optimizer(model)
+    build_optimizer(model)
     pairs = positive_pairs(tf.data.Dataset.from_tensor_slices(images), lambda image: image,
                            SIZE, BATCH, seed=0, num_examples=len(images))
     model.fit(pairs, epochs=3, verbose=0, callbacks=[PreciseBatchNorm(pairs)])
@@ -131,7 +127,7 @@ def test_detector():
     model = ssdlite_mobilenet_v2(data.class_names, alpha=0.35, image_size=SIZE,
                                  backbone_weights=None, freeze_backbone=False)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    _build_optimizer(model)
+    build_optimizer(model)
     history = model.fit(data.dataset, epochs=4, verbose=0,
                         callbacks=[PreciseBatchNorm(data.dataset)]).history
     assert history["loss"][-1] < history["loss"][0]

@@ -15,6 +15,7 @@ ONNX int8 export 1.5 points below the Keras model).
 import keras
 import pytest
 
+from tests.testing import build_optimizer
 from tfvision.data.detection.pipeline import synthetic_detection
 from tfvision.export.deployment import export_formats
 from tfvision.export.litert_export import litert_operators
@@ -28,11 +29,6 @@ STEPS_PER_EPOCH = 1000 // BATCH
 HEAD_EPOCHS, FINE_TUNE_EPOCHS = 1, 3
 
 
-def _build_optimizer(model):
-    """The optimizer's slots now: made inside `fit`'s first step, they make it trace twice."""
-    model.optimizer.build(model.trainable_variables)
-
-
 @pytest.fixture(scope="module")
 def trained():
     keras.utils.set_random_seed(0)
@@ -43,7 +39,7 @@ def trained():
                                  backbone_weights="shapes", freeze_backbone=True)
     frozen = [w.numpy().copy() for w in model.backbone.weights]
     model.compile(optimizer=one_cycle_adam(1e-2, HEAD_EPOCHS * STEPS_PER_EPOCH))
-    _build_optimizer(model)
+    build_optimizer(model)
     model.fit(train.dataset, epochs=HEAD_EPOCHS, verbose=0)
     after_head = [w.numpy().copy() for w in model.backbone.weights]
     model.set_backbone_trainable(True)
@@ -54,7 +50,7 @@ def trained():
             [model.backbone_variable_pattern()],
         )
     )
-    _build_optimizer(model)
+    build_optimizer(model)
     model.fit(train.dataset, epochs=FINE_TUNE_EPOCHS, verbose=0)
     result = evaluate_detector("shapes", None, split="valid", num_images=200, batch_size=50,
                                model=model)
