@@ -118,9 +118,9 @@ def _tfds_mock(module):
     if module == "tfvision.data.detection.voc_tfds":
         import tensorflow_datasets as tfds
 
-        from tests.data.detection.test_voc_tfds import _voc_as_dataset
+        from tests.data.detection.voc_mock import voc_as_dataset
 
-        return tfds.testing.mock_data(as_dataset_fn=_voc_as_dataset)
+        return tfds.testing.mock_data(as_dataset_fn=voc_as_dataset)
     return contextlib.nullcontext()
 
 
