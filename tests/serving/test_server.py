@@ -217,7 +217,7 @@ MALFORMED = [
      {"instances": [{"b64": "AA=="}]}, 400),
     ("unknown model status", "/v1/models/nope", None, 404),
     ("unknown version metadata", "/v1/models/shapes/versions/5/metadata", None, 404),
-    ("unknown route", "/v2/models/shapes/infer", {"inputs": []}, 404),
+    ("unknown route", "/v3/models/shapes/infer", {"inputs": []}, 404),
     ("oversized body", "/v1/models/shapes:predict",
      {"instances": [{"b64": base64.b64encode(b"x" * 300_000).decode()}]}, 413),
 ]

@@ -36,12 +36,19 @@ def add_commands(commands):
     client = commands.add_parser("client", help="query a TF Serving (or tfvision serve) server")
     actions = client.add_subparsers(dest="action", required=True, metavar="ACTION")
     predict = actions.add_parser("predict", help="send images, print classes / boxes")
-    predict.add_argument("url", help="http://host:8501 (REST) or host:8500 with --protocol grpc")
+    predict.add_argument("url", help="http://host:8501 (REST) or host:8500 with --transport grpc")
     predict.add_argument("images", nargs="+", help="image files")
     predict.add_argument("--model", required=True, help="model name")
     predict.add_argument("--version", type=int, help="model version (default: highest)")
-    predict.add_argument("--protocol", choices=("rest", "grpc"), default="rest")
-    predict.add_argument("--signature-name", default="serving_default")
+    predict.add_argument(
+        "--protocol", choices=("tfserving", "v2", "rest", "grpc"), default="tfserving",
+        help="tfserving: TF Serving's predict API (default); v2: the Open Inference Protocol "
+        "(KServe, Triton); rest / grpc: TF Serving's API over that transport (the former "
+        "spelling of --transport)")
+    predict.add_argument("--transport", choices=("rest", "grpc"), default="rest",
+                         help="REST (default) or gRPC")
+    predict.add_argument("--signature-name", default="serving_default",
+                         help="TF Serving's API only; v2 runs serving_default")
     predict.add_argument("--json", action="store_true", help="print every output as JSON")
     predict.set_defaults(run=run_client_predict)
 
@@ -63,9 +70,16 @@ def run_serving_config(args):
 def run_client_predict(args):
     from tfvision.serving.client import Client, ServingRequestError
 
-    client = Client(args.url, protocol=args.protocol)
+    transport = args.protocol if args.protocol in ("rest", "grpc") else args.transport
     try:
-        outputs = client.predict(args.model, args.images, args.signature_name, args.version)
+        if args.protocol == "v2":
+            from tfvision.serving.open_inference_client import OpenInferenceClient
+
+            client = OpenInferenceClient(args.url, transport=transport)
+            outputs = client.predict(args.model, args.images, args.version)
+        else:
+            client = Client(args.url, protocol=transport)
+            outputs = client.predict(args.model, args.images, args.signature_name, args.version)
     except ServingRequestError as error:
         raise RuntimeError(f"the server refused the request: {error}") from None
     for line in describe_outputs(outputs, args.images, as_json=args.json):

@@ -1,4 +1,5 @@
-"""A client for TF Serving's REST and gRPC APIs (TF Serving itself or `tfvision serve`)."""
+"""A client for TF Serving's REST and gRPC APIs (TF Serving itself or `tfvision serve`), and
+the connection it shares with the Open Inference Protocol's client."""
 
 import base64
 import json
@@ -16,6 +17,66 @@ class ServingRequestError(RuntimeError):
     def __init__(self, status, message):
         super().__init__(f"{status}: {message}")
         self.status = status
+
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+class Connection:
+    """One server's address over REST or gRPC: JSON requests, or gRPC calls on its channel.
+
+    Refusals raise `ServingRequestError` (the HTTP status or gRPC code, and the server's
+    message); an unreachable server raises `ConnectionError`.
+
+    Args:
+        url: str. `http://host:8501` for REST, `host:8500` for gRPC.
+        transport: str. `"rest"` or `"grpc"`.
+        timeout: float. Seconds per request.
+    """
+
+    def __init__(self, url, transport, timeout):
+        if transport not in PROTOCOLS:
+            raise ValueError(f"The transport must be one of {PROTOCOLS}. Received: {transport!r}")
+        self.transport, self.timeout = transport, timeout
+        if transport == "rest":
+            self.url = url.rstrip("/") if "://" in url else f"http://{url.rstrip('/')}"
+        else:
+            import grpc
+
+            self.url = url.split("://", 1)[-1]
+            self.channel = grpc.insecure_channel(self.url, options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
+
+    def rest(self, path, body=None):
+        """GET `path` (POST `body` as JSON): the reply's JSON, `{}` for an empty body."""
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as reply:
+                raw = reply.read()
+                return json.loads(raw) if raw else {}
+        except urllib.error.HTTPError as error:
+            text = error.read().decode("utf-8", errors="replace")
+            try:
+                text = json.loads(text).get("error", text)
+            except (ValueError, AttributeError):
+                pass
+            raise ServingRequestError(error.code, text) from None
+        except urllib.error.URLError as error:
+            raise ConnectionError(f"Could not reach {self.url}: {error.reason}") from None
+
+    def grpc(self, method, request):
+        """Calls a stub's `method` with `request`."""
+        import grpc
+
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.UNAVAILABLE:
+                raise ConnectionError(f"Could not reach {self.url}: {error.details()}") from None
+            raise ServingRequestError(error.code().name, error.details()) from None
 
 
 class Client:
@@ -44,53 +105,19 @@ class Client:
             raise ValueError(f"`protocol` must be one of {PROTOCOLS}. Received: protocol={protocol!r}")
         self.protocol, self.timeout = protocol, timeout
         self._signatures = {}
-        if protocol == "rest":
-            self.url = url.rstrip("/") if "://" in url else f"http://{url.rstrip('/')}"
-        else:
-            import grpc
+        self._connection = Connection(url, protocol, timeout)
+        self.url = self._connection.url
+        self._rest, self._grpc = self._connection.rest, self._connection.grpc
+        if protocol == "grpc":
             from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-            self.url = url.split("://", 1)[-1]
-            self._channel = grpc.insecure_channel(self.url, options=[
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-                ("grpc.max_send_message_length", 64 * 1024 * 1024)])
-            self._predict_stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
-            self._model_stub = model_service_pb2_grpc.ModelServiceStub(self._channel)
-
-    # --- REST -------------------------------------------------------------
-
-    def _rest(self, path, body=None):
-        data = None if body is None else json.dumps(body).encode("utf-8")
-        request = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET",
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as reply:
-                return json.loads(reply.read())
-        except urllib.error.HTTPError as error:
-            text = error.read().decode("utf-8", errors="replace")
-            try:
-                text = json.loads(text).get("error", text)
-            except ValueError:
-                pass
-            raise ServingRequestError(error.code, text) from None
-        except urllib.error.URLError as error:
-            raise ConnectionError(f"Could not reach {self.url}: {error.reason}") from None
+            channel = self._connection.channel
+            self._predict_stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            self._model_stub = model_service_pb2_grpc.ModelServiceStub(channel)
 
     @staticmethod
     def _path(model, version):
         return f"/v1/models/{model}" + (f"/versions/{int(version)}" if version is not None else "")
-
-    # --- gRPC -------------------------------------------------------------
-
-    def _grpc(self, method, request):
-        import grpc
-
-        try:
-            return method(request, timeout=self.timeout)
-        except grpc.RpcError as error:
-            if error.code() == grpc.StatusCode.UNAVAILABLE:
-                raise ConnectionError(f"Could not reach {self.url}: {error.details()}") from None
-            raise ServingRequestError(error.code().name, error.details()) from None
 
     def _model_spec(self, spec, model, version, signature_name=None):
         spec.name = model

@@ -31,3 +31,16 @@ class PayloadTooLarge(ServingError):
 
     http_status = 413
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def abort_on_error(method):
+    """Wraps a gRPC servicer method: a `ServingError` aborts the call with its status."""
+
+    def wrapped(self, request, context):
+        try:
+            return method(self, request, context)
+        except ServingError as error:
+            context.abort(error.grpc_code, str(error))
+
+    wrapped.__name__ = method.__name__
+    return wrapped

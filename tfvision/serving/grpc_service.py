@@ -1,4 +1,5 @@
-"""TF Serving's gRPC `PredictionService` and `ModelService` over a `ModelRepository`."""
+"""TF Serving's gRPC `PredictionService` and `ModelService` over a `ModelRepository`, with
+the Open Inference Protocol's `GRPCInferenceService` on the same server."""
 
 from concurrent import futures
 
@@ -10,8 +11,9 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from tfvision.serving.errors import InvalidArgument, ServingError
+from tfvision.serving.errors import InvalidArgument, abort_on_error
 from tfvision.serving.model_protos import SIGNATURE_DEF, metadata_response, status_response
+from tfvision.serving.open_inference_grpc import add_inference_service
 
 
 def _version(model_spec):
@@ -28,26 +30,13 @@ def _tensor_to_numpy(name, proto):
         raise InvalidArgument(f"Input {name!r} is not a valid TensorProto: {error}") from None
 
 
-def _abort_on_error(method):
-    """Turns a `ServingError` into the matching gRPC status."""
-
-    def wrapped(self, request, context):
-        try:
-            return method(self, request, context)
-        except ServingError as error:
-            context.abort(error.grpc_code, str(error))
-
-    wrapped.__name__ = method.__name__
-    return wrapped
-
-
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     """`Predict` and `GetModelMetadata` (Classify, Regress: UNIMPLEMENTED)."""
 
     def __init__(self, repository):
         self.repository = repository
 
-    @_abort_on_error
+    @abort_on_error
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
         spec = request.model_spec
         served = self.repository.get(spec.name, _version(spec))
@@ -62,7 +51,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
         return response
 
-    @_abort_on_error
+    @abort_on_error
     def GetModelMetadata(self, request, context):  # noqa: N802
         fields = list(request.metadata_field)
         if fields != [SIGNATURE_DEF]:
@@ -78,7 +67,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     def __init__(self, repository):
         self.repository = repository
 
-    @_abort_on_error
+    @abort_on_error
     def GetModelStatus(self, request, context):  # noqa: N802
         spec = request.model_spec
         version = _version(spec)
@@ -88,7 +77,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
 
 def create_grpc_server(repository, address, max_message_bytes, workers=8):
-    """An unstarted `grpc.Server` with both services bound to `address`.
+    """An unstarted `grpc.Server` with TF Serving's two services and the v2 one at `address`.
 
     Args:
         repository: a `ModelRepository`.
@@ -105,6 +94,7 @@ def create_grpc_server(repository, address, max_message_bytes, workers=8):
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionService(repository), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository), server)
+    add_inference_service(server, repository)  # the Open Inference Protocol, on the same port
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"Could not bind the gRPC server to {address}.")

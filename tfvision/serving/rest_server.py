@@ -1,4 +1,5 @@
-"""TF Serving's REST API (`/v1/models/…`) over a `ModelRepository`, as a FastAPI app.
+"""TF Serving's REST API (`/v1/models/…`) over a `ModelRepository`, as a FastAPI app,
+with the Open Inference Protocol's (`/v2/…`, `tfvision.serving.open_inference_rest`).
 
 Routes, as TF Serving answers them:
 
@@ -26,6 +27,7 @@ from tfvision.serving.model_protos import (
     status_response,
     to_json,
 )
+from tfvision.serving.open_inference_rest import add_open_inference_routes
 from tfvision.serving.rest_json import format_predict_reply, parse_predict_body
 
 # TF Serving's gRPC default message limit; REST bodies above it get a 413.
@@ -133,4 +135,8 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
     async def metadata_version(model_name: str, version: str):
         return metadata_json(metadata_response(repository.get(model_name, version)))
 
+    async def read_json(request):
+        return parse_json(await read_body(request, max_request_bytes))
+
+    add_open_inference_routes(app, repository, read_json)
     return app
