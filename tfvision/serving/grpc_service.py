@@ -1,6 +1,7 @@
 """TF Serving's gRPC `PredictionService` and `ModelService` over a `ModelRepository`, with
 the Open Inference Protocol's `GRPCInferenceService` on the same server."""
 
+import time
 from concurrent import futures
 
 import grpc
@@ -12,6 +13,7 @@ from tensorflow_serving.apis import (
 )
 
 from tfvision.serving.errors import InvalidArgument, abort_on_error
+from tfvision.serving.metrics import grpc_request_labels
 from tfvision.serving.model_protos import SIGNATURE_DEF, metadata_response, status_response
 from tfvision.serving.open_inference_grpc import add_inference_service
 
@@ -76,6 +78,35 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         return status_response([self.repository.get(spec.name, version)])
 
 
+class MetricsInterceptor(grpc.ServerInterceptor):
+    """Counts every unary call that names a model in the repository's metrics."""
+
+    def __init__(self, metrics):
+        self.metrics = metrics
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method, inner, metrics = handler_call_details.method, handler.unary_unary, self.metrics
+
+        def counted(request, context):
+            start, status = time.perf_counter(), "OK"
+            try:
+                return inner(request, context)
+            except Exception:
+                status = (context.code() or grpc.StatusCode.UNKNOWN).name
+                raise
+            finally:
+                labels = grpc_request_labels(method, request)
+                if labels is not None:
+                    metrics.observe_request(*labels, "grpc", status, time.perf_counter() - start)
+
+        return grpc.unary_unary_rpc_method_handler(
+            counted, request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+
+
 def create_grpc_server(repository, address, max_message_bytes, workers=8):
     """An unstarted `grpc.Server` with TF Serving's two services and the v2 one at `address`.
 
@@ -90,7 +121,8 @@ def create_grpc_server(repository, address, max_message_bytes, workers=8):
     """
     options = [("grpc.max_receive_message_length", max_message_bytes),
                ("grpc.max_send_message_length", max_message_bytes)]
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options,
+                         interceptors=[MetricsInterceptor(repository.metrics)])
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionService(repository), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository), server)

@@ -6,6 +6,7 @@ import tensorflow as tf
 from tfvision.export.layout import find_saved_models
 from tfvision.export.signature_defs import read_signature_defs, tensor_specs
 from tfvision.serving.errors import InvalidArgument, NotFound
+from tfvision.serving.metrics import ServingMetrics
 
 _GRAPH_ERRORS = (tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError)
 
@@ -17,10 +18,13 @@ class ServedVersion:
         name: str. Model name.
         version: int. Version number.
         path: str. The SavedModel folder.
+        metrics: optional `ServingMetrics` counting the calls and their batch sizes.
+            Defaults to `None`.
     """
 
-    def __init__(self, name, version, path):
+    def __init__(self, name, version, path, metrics=None):
         self.name, self.version, self.path = name, int(version), path
+        self.metrics = metrics
         self.signature_defs = read_signature_defs(path)
         self._loaded = tf.saved_model.load(path)
         self._functions = dict(self._loaded.signatures)
@@ -78,6 +82,10 @@ class ServedVersion:
                 f"Model {self.name} could not run signature {signature_name!r} on "
                 f"{where or 'these inputs'}: {graph_error_reason(error.message)}"
             ) from None
+        if self.metrics is not None:
+            sizes = [int(t.shape[0]) for t in tensors.values() if t.shape.rank]
+            self.metrics.observe_call(self.name, self.version, signature_name,
+                                      sizes[0] if sizes else None)
         keys = output_filter or outputs.keys()
         return {key: outputs[key].numpy() for key in keys}
 
@@ -148,6 +156,10 @@ class ModelRepository:
     Args:
         root: str. A TF Serving model root (`root/<name>/<version>/`).
 
+    Attributes:
+        metrics: the `ServingMetrics` of the server over this repository; every model call
+            is counted in it.
+
     Example:
     >>> repository = ModelRepository("saved_models")
     >>> repository.get("shapes_classifier").version
@@ -158,8 +170,10 @@ class ModelRepository:
         found = find_saved_models(root)
         if not found:
             raise ValueError(f"No SavedModel under {root}: expected {root}/<name>/<version>/.")
+        self.metrics = ServingMetrics()
         self.models = {
-            name: {v: ServedVersion(name, v, f"{root}/{name}/{v}") for v in versions}
+            name: {v: ServedVersion(name, v, f"{root}/{name}/{v}", self.metrics)
+                   for v in versions}
             for name, versions in found.items()
         }
 

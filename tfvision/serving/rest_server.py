@@ -10,10 +10,12 @@ Routes, as TF Serving answers them:
   "metadata": {"signature_def": …}}`.
 
 Every refusal is a 4xx with `{"error": "…"}`; the model runs in a worker
-thread so one slow request does not block the others.
+thread so one slow request does not block the others. `GET /monitoring/prometheus/metrics`
+gives the server's metrics (`tfvision.serving.metrics`).
 """
 
 import json
+import time
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -27,6 +29,7 @@ from tfvision.serving.model_protos import (
     status_response,
     to_json,
 )
+from tfvision.serving.metrics import rest_request_labels
 from tfvision.serving.open_inference_rest import add_open_inference_routes
 from tfvision.serving.rest_json import format_predict_reply, parse_predict_body
 
@@ -88,6 +91,22 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
     """
     app = FastAPI(title="tfvision model server", docs_url=None, redoc_url=None,
                   openapi_url=None)
+
+    metrics = repository.metrics
+
+    @app.middleware("http")
+    async def count_requests(request, call_next):
+        start = time.perf_counter()
+        response = await call_next(request)
+        labels = rest_request_labels(request.url.path)
+        if labels is not None:
+            metrics.observe_request(*labels, "rest", response.status_code,
+                                    time.perf_counter() - start)
+        return response
+
+    @app.get("/monitoring/prometheus/metrics")
+    async def prometheus_metrics():
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
     @app.exception_handler(ServingError)
     async def serving_error(request, error):
