@@ -105,20 +105,35 @@ def _broken_images(browser):
 
 
 def test_home_and_detection_pages_render(site_url, browser):
-    browser.get(site_url)
+    _open(browser, site_url, least_images=1)
     assert "tfvision" in browser.title
     assert "make demo" in browser.find_element("css selector", "article").text
     assert not _broken_images(browser)
     _screenshot(browser, "home")
 
-    browser.get(site_url + "detection/")
+    _open(browser, site_url + "detection/")
     assert "SSD" in browser.find_element("css selector", "article h1").text
     assert not _broken_images(browser)
     _screenshot(browser, "detection")
 
 
+def _open(browser, url, least_images=0):
+    """Opens `url` and waits (up to 60 s) until the document is complete with at least
+    `least_images` pictures: on a busy machine `get` may return before the page is parsed."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(url)
+    try:
+        WebDriverWait(browser, 60).until(lambda b: b.execute_script(
+            "return document.readyState === 'complete' && document.images.length >= "
+            f"{least_images}"))
+    except TimeoutException:
+        pass  # the caller's assertions say what is missing
+
+
 def test_detection_notebook_pictures_load(site_url, browser):
-    browser.get(site_url + "notebooks/detection/")
+    _open(browser, site_url + "notebooks/detection/", least_images=3)
     images = browser.execute_script("return document.images.length")
     assert not _broken_images(browser)
     # The data, the anchors and their matching, and the predictions (each a committed output).
@@ -135,7 +150,7 @@ def test_search_finds_non_max_suppression(site_url, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(site_url)
+    _open(browser, site_url)
     box = browser.find_element(By.CSS_SELECTOR, "input.md-search__input")
     box.click()
     box.send_keys("NonMaxSuppression")
