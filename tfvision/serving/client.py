@@ -152,21 +152,13 @@ class Client:
         Returns:
             The status dict.
         """
-        import time
+        def available():
+            status = self.status(model)
+            if any(v["state"] == "AVAILABLE" for v in status["model_version_status"]):
+                return status
+            return None
 
-        deadline = time.monotonic() + timeout
-        while True:
-            if process is not None and process.poll() is not None:
-                raise RuntimeError(f"The server exited with status {process.returncode}.")
-            try:
-                status = self.status(model)
-                if any(v["state"] == "AVAILABLE" for v in status["model_version_status"]):
-                    return status
-            except (OSError, ServingRequestError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{model} not available at {self.url} after {timeout} s.")
-            time.sleep(0.25)
+        return poll_until(available, f"{model} not available at {self.url}", timeout, process)
 
     def metadata(self, model, version=None):
         """`{"model_spec": …, "metadata": {"signature_def": {"signature_def": …}}}`."""
@@ -231,6 +223,27 @@ class Client:
             request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
         response = self._grpc(self._predict_stub.Predict, request)
         return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
+
+
+def poll_until(check, what, timeout, process=None):
+    """Calls `check()` every 0.25 s until it returns something other than None or False, and
+    returns that. Connection failures and refusals count as not yet; `process` (a server's
+    `subprocess.Popen`), if it exits, fails fast; after `timeout` s: `TimeoutError(what)`."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"The server exited with status {process.returncode}.")
+        try:
+            result = check()
+            if result is not None and result is not False:
+                return result
+        except (OSError, ServingRequestError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} after {timeout} s.")
+        time.sleep(0.25)
 
 
 def _named_inputs(inputs, input_dtypes):

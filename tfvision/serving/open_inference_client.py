@@ -4,11 +4,10 @@ It talks to any v2 server: `tfvision serve`, KServe, Triton, OpenVINO Model Serv
 """
 
 import base64
-import time
 
 import numpy as np
 
-from tfvision.serving.client import Connection, ServingRequestError, _named_inputs
+from tfvision.serving.client import Connection, ServingRequestError, _named_inputs, poll_until
 from tfvision.serving.open_inference import DATATYPES
 
 TRANSPORTS = ("rest", "grpc")
@@ -77,18 +76,8 @@ class OpenInferenceClient:
     def wait_until_available(self, model, timeout=120.0, process=None):
         """Polls `ready` until `model` is ready; `process` (the server's), if it exits, fails
         fast."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if process is not None and process.poll() is not None:
-                raise RuntimeError(f"The server exited with status {process.returncode}.")
-            try:
-                if self.ready(model):
-                    return True
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{model} not ready at {self.url} after {timeout} s.")
-            time.sleep(0.25)
+        return poll_until(lambda: self.ready(model), f"{model} not ready at {self.url}",
+                          timeout, process)
 
     def metadata(self, model, version=None):
         """The model's v2 metadata: `{"name", "versions", "platform", "inputs", "outputs"}`."""
