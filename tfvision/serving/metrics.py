@@ -24,8 +24,6 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 # REST paths of a model: TF Serving's `/v1/models/<m>…` and the v2 `/v2/models/<m>…`.
 _MODEL_PATH = re.compile(r"^/(v1|v2)/models/([^/:]+)")
-# gRPC methods: the TF Serving services and the v2 `inference.GRPCInferenceService`.
-_TFSERVING_SERVICES = ("/tensorflow.serving.", )
 
 
 class ServingMetrics:
@@ -73,10 +71,11 @@ def rest_request_labels(path):
 def grpc_request_labels(method, request):
     """`(model_name, api)` of a gRPC call (`method` its full name), or `None` when the call
     names no model (health and server metadata)."""
-    if method.startswith(_TFSERVING_SERVICES):
+    if method.startswith("/tensorflow.serving."):
         return request.model_spec.name, "tfserving"
-    for field in ("model_name", "name"):
-        if field in type(request).DESCRIPTOR.fields_by_name and method.rsplit("/", 1)[-1] in (
-                "ModelInfer", "ModelReady", "ModelMetadata"):
-            return getattr(request, field), "v2"
+    name = method.rsplit("/", 1)[-1]
+    if name == "ModelInfer":
+        return request.model_name, "v2"
+    if name in ("ModelReady", "ModelMetadata"):
+        return request.name, "v2"
     return None
